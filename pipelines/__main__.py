@@ -1,0 +1,187 @@
+"""Command line: `python -m pipelines run | demo | sandbox | models`.
+
+Exit codes: 0 success, 1 the run failed (the API, the network, the database), 2 the
+configuration or the command line is wrong. Failures print one line, `error: <reason>`, on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+DEMO_TOKEN = "sandbox-token"
+DEMO_REGION = "cn-north-4"
+DEMO_PROJECT_ID = "0b1e2a7c5d4f4e3a9c8b7a6d5e4f3a2b"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines",
+        description="Load Huawei Cloud FunctionGraph async-invoke configs into DuckDB and "
+        "report on them in SQL. Configuration comes from dlt: .dlt/config.toml, "
+        ".dlt/secrets.toml and SOURCES__FUNCTIONGRAPH__* environment variables.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="extract from the configured API, load into DuckDB, apply the SQL models"
+    )
+    run.add_argument(
+        "--database",
+        help="DuckDB file (default: dlt's DESTINATION__DUCKDB__CREDENTIALS, "
+        "else fgs_async_configs.duckdb in the current folder)",
+    )
+
+    demo = commands.add_parser(
+        "demo", help="start the sandbox API, run the pipeline against it, print a report"
+    )
+    demo.add_argument(
+        "--folder", default="fgs_demo", help="where the demo database and dlt state go"
+    )
+    demo.add_argument("--functions", type=int, default=60, help="functions in the sandbox estate")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the generated estate")
+    demo.add_argument(
+        "--page-size", type=int, default=5, help="sandbox page cap (small pages show the paging)"
+    )
+
+    sandbox = commands.add_parser("sandbox", help="serve the local FunctionGraph API double")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    sandbox.add_argument("--functions", type=int, default=60)
+    sandbox.add_argument("--seed", type=int, default=7)
+    sandbox.add_argument("--region", default=DEMO_REGION)
+    sandbox.add_argument("--project-id", default=DEMO_PROJECT_ID)
+    sandbox.add_argument("--token", default=DEMO_TOKEN, help="the X-Auth-Token it accepts")
+    sandbox.add_argument("--page-size", type=int, default=100, help="largest page it serves")
+    sandbox.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay added to each request"
+    )
+
+    models = commands.add_parser(
+        "models", help="re-apply the SQL models to an existing database, without extracting"
+    )
+    models.add_argument("--database", help="DuckDB file (default as for `run`)")
+    return parser
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from pipelines.functiongraph.source import functiongraph
+    from pipelines.runner import make_pipeline, run
+
+    summary = run(make_pipeline(database=args.database), functiongraph())
+    print("\n".join(summary.lines()))
+    return EXIT_OK
+
+
+def command_models(args: argparse.Namespace) -> int:
+    from pipelines.runner import make_pipeline, refresh_models
+
+    summary = refresh_models(make_pipeline(database=args.database))
+    print("\n".join(summary.lines()[1:]))
+    return EXIT_OK
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from pipelines.functiongraph.credentials import FunctionGraphCredentials
+    from pipelines.functiongraph.source import functiongraph
+    from pipelines.report import render_report
+    from pipelines.runner import make_pipeline, run
+    from pipelines.sandbox import SandboxServer, generate_estate
+
+    folder = Path(args.folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    estate = generate_estate(
+        seed=args.seed,
+        projects=[(DEMO_REGION, DEMO_PROJECT_ID)],
+        functions_per_project=args.functions,
+    )
+    pipeline = make_pipeline(
+        pipeline_name="fgs_async_configs_demo",
+        database=str(folder / "fgs_async_configs.duckdb"),
+        pipelines_dir=str(folder / "dlt_pipelines"),
+    )
+    page = args.page_size
+    with SandboxServer(
+        estate, tokens=(DEMO_TOKEN,), functions_page_cap=page, configs_page_cap=page
+    ) as server:
+        print(f"sandbox FunctionGraph API listening on {server.url} ({args.functions} functions)")
+        source = functiongraph(
+            region=DEMO_REGION,
+            project_id=DEMO_PROJECT_ID,
+            endpoint=server.url,
+            credentials=FunctionGraphCredentials(auth_token=DEMO_TOKEN),
+        )
+        summary = run(pipeline, source)
+        requests_served = len(server.requests_seen)
+    print(f"{requests_served} API requests served")
+    print("\n".join(summary.lines()))
+    with pipeline.sql_client() as client:
+        print("\n".join(render_report(client)))
+    print(f"\nExplore it read-only with DuckDB: {summary.database} (views in schema reporting)")
+    return EXIT_OK
+
+
+def command_sandbox(args: argparse.Namespace) -> int:
+    from pipelines.sandbox import SandboxServer, generate_estate
+
+    estate = generate_estate(
+        seed=args.seed,
+        projects=[(args.region, args.project_id)],
+        functions_per_project=args.functions,
+    )
+    server = SandboxServer(
+        estate,
+        host=args.host,
+        port=args.port,
+        tokens=(args.token,),
+        functions_page_cap=min(args.page_size, 400),
+        configs_page_cap=min(args.page_size, 100),
+    )
+    server.faults.latency_s = args.latency_ms / 1000
+    print(f"sandbox FunctionGraph API on {server.url}  (Ctrl-C stops it)")
+    print(
+        f"  export SOURCES__FUNCTIONGRAPH__ENDPOINT={server.url}\n"
+        f"  export SOURCES__FUNCTIONGRAPH__REGION={args.region}\n"
+        f"  export SOURCES__FUNCTIONGRAPH__PROJECT_ID={args.project_id}\n"
+        f"  export SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN=<the --token value>",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": command_run,
+    "demo": command_demo,
+    "sandbox": command_sandbox,
+    "models": command_models,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from pipelines.functiongraph.errors import ConfigError
+    from pipelines.runner import one_line, root_cause
+
+    try:
+        return COMMANDS[args.command](args)
+    except Exception as exc:  # one line for the scheduler, never a traceback with secrets
+        cause = root_cause(exc)
+        print(f"error: {one_line(cause)}", file=sys.stderr)
+        return EXIT_CONFIG if isinstance(cause, ConfigError) else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""HTTP access to the FunctionGraph API: one request with retries, and marker-paged listings.
+
+The client knows URLs, status codes and error bodies; it knows nothing about tables. Every attempt
+builds and authenticates a fresh request, so signed requests are re-signed on retry. Each thread
+gets its own `requests.Session`, because sessions are not documented as thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import requests
+
+from pipelines.functiongraph.auth import RequestAuth
+from pipelines.functiongraph.errors import (
+    ApiError,
+    AuthError,
+    FunctionNotFound,
+    RetriesExhausted,
+)
+from pipelines.functiongraph.paging import MarkerPaginator
+from pipelines.functiongraph.retries import RetryPolicy, is_retryable_status, parse_retry_after
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+AUTH_ERROR_CODES = frozenset({"FSS.0401", "FSS.0403", "FSS.1310", "APIG.1002", "APIG.0301"})
+
+
+class _Transient(Exception):
+    """One failed attempt that another attempt may fix."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
+    """`error_code` and `error_msg` from an error body; gateways sometimes send HTML instead."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = " ".join(response.text.split())[:120]
+        return None, f"non-JSON body: {text}" if text else None
+    if not isinstance(body, Mapping):
+        return None, None
+    code, msg = body.get("error_code"), body.get("error_msg")
+    return (str(code) if code is not None else None, str(msg) if msg is not None else None)
+
+
+class FunctionGraphClient:
+    """GET requests against one FunctionGraph endpoint with one authentication."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        auth: RequestAuth,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.auth = auth
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def get_json(self, path: str, params: Mapping[str, str], what: str) -> Any:
+        """GET `path` and return its JSON body, retrying transient failures.
+
+        `what` names the scope in messages ("configs of urn:..."), so a failure says what could
+        not be fetched.
+        """
+        last_reason = ""
+        for attempt in range(1, self.retry.max_attempts + 1):
+            try:
+                return self._attempt(path, params, what)
+            except _Transient as transient:
+                last_reason = str(transient)
+                if attempt == self.retry.max_attempts:
+                    break
+                wait = self.retry.delay(attempt, transient.retry_after, self._rng)
+                logger.warning(
+                    "%s: %s; retry %d of %d in %.2fs",
+                    what,
+                    last_reason,
+                    attempt,
+                    self.retry.max_attempts - 1,
+                    wait,
+                )
+                self._sleep(wait)
+        raise RetriesExhausted(
+            f"{what}: gave up after {self.retry.max_attempts} attempts; last error: {last_reason}"
+        )
+
+    def _attempt(self, path: str, params: Mapping[str, str], what: str) -> Any:
+        session = self._session()
+        request = session.prepare_request(
+            requests.Request("GET", self.endpoint + path, params=dict(params))
+        )
+        request.headers["Accept"] = "application/json"
+        self.auth.apply(request)
+        try:
+            response = session.send(request, timeout=self.timeout, allow_redirects=False)
+        except TRANSIENT_NETWORK_ERRORS as exc:
+            raise _Transient(f"network error ({type(exc).__name__})") from None
+        with response:
+            return self._read(response, what)
+
+    def _read(self, response: requests.Response, what: str) -> Any:
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                return response.json()
+            except ValueError:
+                raise _Transient(f"HTTP {status} with an unreadable JSON body") from None
+        code, msg = _error_fields(response)
+        if is_retryable_status(status):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise _Transient(f"HTTP {status} {code or ''}".rstrip(), retry_after)
+        if status in (401, 403) or code in AUTH_ERROR_CODES:
+            raise AuthError(f"{what}: {self.auth.kind} rejected", status, code, msg)
+        if status == 404 and code == "FSS.1051":
+            raise FunctionNotFound(what, status, code, msg)
+        raise ApiError(what, status, code, msg)
+
+    def pages(self, path: str, paginator: MarkerPaginator, what: str) -> Iterator[list[Any]]:
+        """Yield the items of each page until the paginator stops.
+
+        Afterwards `paginator.complete` says whether the listing ended by a documented rule.
+        """
+        while not paginator.done:
+            body = self.get_json(path, paginator.params(), what)
+            items = paginator.advance(body)
+            if items:
+                yield items
+        if not paginator.complete:
+            logger.warning(
+                "%s: paging stopped early (%s); treating the listing as incomplete",
+                what,
+                paginator.stop_reason,
+            )

@@ -1,0 +1,58 @@
+"""When and how long to wait before retrying a request.
+
+Kept pure (the clock and the random source are parameters) so the backoff rules are unit-tested
+without sleeping, and the client stays a thin loop around them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_retryable_status(status: int) -> bool:
+    """Throttling and server-side failures are worth another attempt; other 4xx never are."""
+    return status in RETRYABLE_STATUSES or 500 <= status <= 599
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a `Retry-After` header asks for (delta-seconds or an HTTP date); None if unusable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(seconds, 0.0) if seconds == seconds else None  # NaN is unusable
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, honouring `Retry-After` up to `backoff_max` seconds."""
+
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+
+    def delay(self, retry_number: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before retry number `retry_number` (1 for the first retry).
+
+        Half of the exponential step is fixed and half random ("equal jitter"), so the wait is
+        never zero: a `Retry-After: 0` storm cannot turn into a tight loop.
+        """
+        step = min(self.backoff_max, self.backoff_base * 2 ** (retry_number - 1))
+        wait = step / 2 + rng.uniform(0, step / 2)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return min(wait, self.backoff_max)

@@ -1,0 +1,91 @@
+"""Applies the SQL models in `sql/` as views, in dependency order.
+
+A model is one `.sql` file holding one SELECT; its folder is its schema (`staging`, `reporting`)
+and its file name its view name. Dependencies are read from the `schema.view` names a model
+mentions, so adding a model never means editing a list. The files ship inside the package
+(`pipelines.sql`), so this works from any working folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import Any, Protocol
+
+from pipelines.functiongraph.errors import FunctionGraphError
+
+LAYERS = ("staging", "reporting")
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+class ModelError(FunctionGraphError):
+    """A model file could not be read, ordered or applied."""
+
+
+class SqlExecutor(Protocol):
+    def execute_sql(self, sql: str, *args: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Model:
+    layer: str
+    name: str
+    path: str
+    sql: str
+
+    @property
+    def view(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    def references(self) -> set[str]:
+        """`layer.name` views this model reads (comments ignored)."""
+        code = _COMMENT.sub(" ", self.sql)
+        pattern = r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b"
+        return {f"{layer}.{name}" for layer, name in re.findall(pattern, code, re.IGNORECASE)}
+
+
+def discover_models(root: Traversable | None = None) -> list[Model]:
+    """Every model in dependency order; fails on a reference to a missing model or a cycle."""
+    root = root or files("pipelines.sql")
+    models: dict[str, Model] = {}
+    for layer in LAYERS:
+        folder = root / layer
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".sql"):
+                name = entry.name[: -len(".sql")]
+                sql = entry.read_text(encoding="utf-8")
+                model = Model(layer, name, f"sql/{layer}/{entry.name}", sql)
+                models[model.view] = model
+    graph: dict[str, set[str]] = {}
+    for view, model in models.items():
+        deps = model.references() - {view}
+        missing = sorted(deps - models.keys())
+        if missing:
+            raise ModelError(f"{model.path}: reads {', '.join(missing)}, which no model defines")
+        graph[view] = deps
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise ModelError(f"SQL models depend on each other in a cycle: {exc.args[1]}") from None
+    return [models[view] for view in order]
+
+
+def apply_models(client: SqlExecutor, models: list[Model] | None = None) -> list[str]:
+    """Create or replace every view; a failure names the file and quotes the database."""
+    applied = []
+    for layer in LAYERS:
+        client.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+    for model in models if models is not None else discover_models():
+        body = model.sql.strip().rstrip(";")
+        try:
+            client.execute_sql(f"CREATE OR REPLACE VIEW {model.view} AS\n{body}")
+        except Exception as exc:  # the database's own message is the useful part
+            message = " ".join(str(exc).split())
+            raise ModelError(f"{model.path}: {message}") from None
+        applied.append(model.view)
+    return applied

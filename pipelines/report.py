@@ -1,0 +1,47 @@
+"""The short human report the demo prints, read from the reporting views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _rows(client: Any, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in client.execute_sql(sql)]
+
+
+def render_report(client: Any, limit: int = 10) -> list[str]:
+    """Destinations in use and the configs that drop failures, as printable lines."""
+    lines = ["", "Destinations of live async-invoke configs (on success / on failure):"]
+    for destination, on_success, on_failure in _rows(
+        client,
+        """
+        select coalesce(destination, '(none)'), sum(on_success), sum(on_failure)
+        from (
+            select on_success_destination as destination, 1 as on_success, 0 as on_failure
+            from reporting.current_async_invoke_configs
+            union all
+            select on_failure_destination, 0, 1 from reporting.current_async_invoke_configs
+        )
+        group by 1 order by 1
+        """,
+    ):
+        lines.append(f"  {destination:<16} {on_success:>5} / {on_failure:<5}")
+    silent = _rows(
+        client,
+        "select func_urn, reason from reporting.functions_without_failure_destination "
+        "order by func_urn",
+    )
+    lines += ["", f"Configs that lose failed events silently: {len(silent)}"]
+    lines += [f"  {urn}  ({reason})" for urn, reason in silent[:limit]]
+    if len(silent) > limit:
+        lines.append(
+            f"  ... and {len(silent) - limit} more: see "
+            "reporting.functions_without_failure_destination"
+        )
+    ((unreadable,),) = _rows(
+        client,
+        "select count(*) from reporting.current_async_invoke_configs "
+        "where on_success_param_error is not null or on_failure_param_error is not null",
+    )
+    lines += ["", f"Configs with a destination param that could not be read: {unreadable}"]
+    return lines

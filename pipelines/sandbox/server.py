@@ -1,0 +1,424 @@
+"""A local HTTP server that answers like the documented FunctionGraph API.
+
+It serves ListFunctions and the async-invoke-configs API from an `Estate`, with the two paging
+shapes, the error bodies and the token check of the real service, and consults `Faults` on every
+request. The connector talks to it over a real socket, exactly as it talks to Huawei Cloud, and
+never imports this package.
+
+Request handling is split in two: `SandboxServer.respond()` turns (method, target, headers) into a
+`Reply` without touching the socket, and a thin `BaseHTTPRequestHandler` writes it out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, NamedTuple
+from urllib.parse import parse_qsl, unquote
+
+from .estate import Estate
+from .faults import FaultResponse, Faults
+
+__all__ = ["Reply", "SandboxServer", "SeenRequest"]
+
+LastPageMarker = Literal["count", "zero", "omit"]
+
+_FUNCTIONS_MAX = 400  # documented maximum of `maxitems`
+_CONFIGS_DEFAULT = 10  # documented default of `limit`
+_CONFIGS_MAX = 100  # documented maximum of `limit`
+_JSON = "application/json"
+_HTML_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+class SeenRequest(NamedTuple):
+    """One request as the server saw it: raw (still percent-encoded) path, query, status.
+
+    `status` is 0 for a dropped connection.
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+
+
+@dataclass
+class Reply:
+    """A response to write; `drop=True` means close the socket without writing anything."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = _JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return Reply(status, body, _JSON, dict(headers or {}))
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return _json_reply(status, {"error_code": code, "error_msg": message})
+
+
+def _offset(query: Mapping[str, str], name: str) -> int:
+    """A non-negative integer query value; missing or empty means 0, anything else is a 400."""
+    raw = query.get(name, "")
+    if raw == "":
+        return 0
+    if raw.startswith("-") and raw[1:].isascii() and raw[1:].isdigit():
+        raise _BadRequest(f"invalid {name}: must not be negative")
+    if not (raw.isascii() and raw.isdigit()):
+        raise _BadRequest(f"invalid {name}: not an integer")
+    return int(raw)
+
+
+class SandboxServer:
+    """The FunctionGraph look-alike; use as a context manager or with `start()` / `stop()`.
+
+    The socket is bound in the constructor (like the standard library's servers), so `url` is
+    known before serving starts; `port=0` picks a free port. A stopped server cannot be restarted.
+    """
+
+    def __init__(
+        self,
+        estate: Estate,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tokens: Iterable[str] = ("sandbox-token",),
+        faults: Faults | None = None,
+        functions_page_cap: int = _FUNCTIONS_MAX,
+        configs_page_cap: int = _CONFIGS_MAX,
+        last_page_marker: LastPageMarker = "count",
+        verbose: bool = False,
+    ) -> None:
+        if last_page_marker not in ("count", "zero", "omit"):
+            raise ValueError(f"last_page_marker must be count, zero or omit: {last_page_marker!r}")
+        if functions_page_cap < 1 or configs_page_cap < 1:
+            raise ValueError("page caps must be at least 1")
+        self.estate = estate
+        self.faults = faults if faults is not None else Faults()
+        self.tokens = tuple(tokens)
+        self.functions_page_cap = functions_page_cap
+        self.configs_page_cap = configs_page_cap
+        self.last_page_marker: LastPageMarker = last_page_marker
+        self.verbose = verbose
+        self._seen: list[SeenRequest] = []
+        self._seen_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._httpd = _HTTPServer((host, port), self)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL to give the connector, e.g. "http://127.0.0.1:54321"."""
+        host, port = self._httpd.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon thread (returns self, so `SandboxServer(...).start()` reads well)."""
+        if self._closed:
+            raise RuntimeError("this sandbox server was stopped; create a new one")
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"sandbox-{self._httpd.server_address[1]}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until `stop()` or Ctrl-C (for the CLI)."""
+        try:
+            self._httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """Stop serving, close the listening socket and every open keep-alive connection."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._httpd.server_close()
+        self._httpd.close_connections()
+
+    # -- observation ---------------------------------------------------------------------------
+
+    @property
+    def requests_seen(self) -> list[SeenRequest]:
+        """A copy of every request handled so far, in arrival order."""
+        with self._seen_lock:
+            return list(self._seen)
+
+    def clear_requests_seen(self) -> None:
+        with self._seen_lock:
+            self._seen.clear()
+
+    def _record(self, method: str, path: str, query: dict[str, str], status: int) -> None:
+        with self._seen_lock:
+            self._seen.append(SeenRequest(method, path, query, status))
+
+    # -- authentication ------------------------------------------------------------------------
+
+    def authenticate(self, method: str, target: str, headers: Mapping[str, str]) -> bool:
+        """Whether the request carries valid credentials.
+
+        The one place to extend when AK/SK signature checking arrives (it needs the method, the
+        target and the headers, all given here). Tokens are compared in constant time and are
+        never written to any body or log.
+        """
+        token = headers.get("X-Auth-Token")
+        if not token:
+            return False
+        return any(hmac.compare_digest(token.encode(), t.encode()) for t in self.tokens)
+
+    # -- request handling ----------------------------------------------------------------------
+
+    def respond(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        """Compute the reply to one request and record it in `requests_seen`."""
+        raw_path, _, raw_query = target.partition("?")
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        reply = self._respond(method, target, raw_path, query, headers)
+        self._record(method, raw_path, query, 0 if reply.drop else reply.status)
+        return reply
+
+    def _respond(
+        self,
+        method: str,
+        target: str,
+        raw_path: str,
+        query: dict[str, str],
+        headers: Mapping[str, str],
+    ) -> Reply:
+        if method != "GET":
+            body, content_type = _error_body("FSS.0405", f"method {method} is not allowed")
+            return Reply(405, body, content_type, {"Allow": "GET"})
+        latency = self.faults.latency_s
+        if latency > 0:
+            time.sleep(latency)
+        route = _route(raw_path)
+        function_urn = route[2] if route is not None else None
+        fault = self.faults.pick((target, unquote(raw_path)), function_urn)
+        if fault is not None and fault.kind != "truncated":
+            return _fault_reply(fault)
+        reply = self._serve(method, target, route, query, headers)
+        if fault is not None:  # truncated: the real body, cut mid-document
+            return Reply(fault.status, reply.body[: len(reply.body) // 2], reply.content_type)
+        return reply
+
+    def _serve(
+        self,
+        method: str,
+        target: str,
+        route: tuple[str, str, str | None] | None,
+        query: dict[str, str],
+        headers: Mapping[str, str],
+    ) -> Reply:
+        if route is None:
+            return _error(
+                404,
+                "APIG.0101",
+                "The API does not exist or has not been published in the environment",
+            )
+        if not self.authenticate(method, target, headers):
+            return _error(401, "APIG.1002", "Incorrect token or token resolution failed")
+        _, project_id, function_urn = route
+        with self.estate.lock:
+            if project_id not in self.estate.projects:
+                return _error(
+                    403, "FSS.0403", f"project {project_id} is not accessible with this token"
+                )
+            try:
+                if function_urn is None:
+                    return self._list_functions(project_id, query)
+                return self._list_configs(project_id, function_urn, query)
+            except _BadRequest as exc:
+                return _error(400, "FSS.0400", str(exc))
+
+    def _list_functions(self, project_id: str, query: dict[str, str]) -> Reply:
+        marker = _offset(query, "marker")
+        maxitems = _offset(query, "maxitems")
+        if maxitems == 0 or maxitems > _FUNCTIONS_MAX:
+            maxitems = _FUNCTIONS_MAX
+        maxitems = min(maxitems, self.functions_page_cap)
+        items = self.estate.functions(project_id)
+        package = query.get("package_name")
+        name = query.get("func_name")
+        if package:
+            items = [i for i in items if i.get("package") == package]
+        if name:
+            items = [i for i in items if i.get("func_name") == name]
+        page = items[marker : marker + maxitems]
+        payload: dict[str, Any] = {"functions": page}
+        self._set_next_marker(payload, marker + len(page), len(items))
+        payload["count"] = len(items)
+        return _json_reply(200, payload)
+
+    def _list_configs(self, project_id: str, function_urn: str, query: dict[str, str]) -> Reply:
+        marker = _offset(query, "marker")
+        limit = _offset(query, "limit") or _CONFIGS_DEFAULT
+        limit = min(limit, _CONFIGS_MAX, self.configs_page_cap)
+        parts = function_urn.split(":")
+        items = self.estate.configs(function_urn)
+        if items is None or len(parts) != 7 or parts[3] != project_id:
+            return _error(404, "FSS.1051", f"function not found: {function_urn}")
+        page = items[marker : marker + limit]
+        page_info: dict[str, Any] = {}
+        self._set_next_marker(page_info, marker + len(page), len(items))
+        page_info["previous_marker"] = max(marker - limit, 0)
+        page_info["current_count"] = len(page)
+        return _json_reply(
+            200, {"async_invoke_configs": page, "count": len(items), "page_info": page_info}
+        )
+
+    def _set_next_marker(self, payload: dict[str, Any], end: int, count: int) -> None:
+        if end < count:
+            payload["next_marker"] = end
+        elif self.last_page_marker == "count":
+            payload["next_marker"] = count
+        elif self.last_page_marker == "zero":
+            payload["next_marker"] = 0
+
+
+def _error_body(code: str, message: str) -> tuple[bytes, str]:
+    return json.dumps({"error_code": code, "error_msg": message}).encode(), _JSON
+
+
+def _route(raw_path: str) -> tuple[str, str, str | None] | None:
+    """("functions", project_id, None), ("configs", project_id, urn) or None.
+
+    The raw path is split before decoding, so a URN arrives as one segment whatever it contains.
+    """
+    segments = raw_path.split("/")
+    if len(segments) < 5 or segments[0] != "" or segments[1] != "v2":
+        return None
+    project_id = unquote(segments[2])
+    if not project_id or segments[3:5] != ["fgs", "functions"]:
+        return None
+    if len(segments) == 5:
+        return ("functions", project_id, None)
+    if len(segments) == 7 and segments[6] == "async-invoke-configs" and segments[5]:
+        return ("configs", project_id, unquote(segments[5]))
+    return None
+
+
+def _fault_reply(fault: FaultResponse) -> Reply:
+    if fault.kind == "drop":
+        return Reply(0, drop=True)
+    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+    if fault.kind == "html":
+        return Reply(fault.status, _HTML_502.encode(), "text/html", headers)
+    body, content_type = _error_body(fault.error_code or "", fault.error_msg or "")
+    return Reply(fault.status, body, content_type, headers)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """Threading server that remembers open connections so `stop()` can cut them."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
+        self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, connection: socket.socket, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Writes `SandboxServer.respond()` replies; HTTP/1.1 keep-alive like a real gateway."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "sandbox-apig"
+    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    server: _HTTPServer
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(min(length, 1 << 20))
+        reply = self.server.sandbox.respond(self.command, self.path, self.headers)
+        if reply.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if self.command != "GET":
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.sandbox.verbose:
+            sys.stderr.write(f"{self.address_string()} - {format % args}\n")

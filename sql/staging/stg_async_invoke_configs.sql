@@ -1,0 +1,33 @@
+-- Staging: the loaded async-invoke configs, one row per config, columns in reporting order.
+-- Only selects and orders columns; no filtering and no business rules live here.
+select
+    func_urn,
+    function_urn,
+    function_name,
+    package,
+    qualifier,
+    qualifier_kind,
+    region,
+    project_id,
+    max_async_event_age_in_seconds,
+    max_async_retry_attempts,
+    enable_async_status_log,
+    on_success_destination,
+    on_success_target,
+    on_success_param,
+    on_success_prefix,
+    on_success_expires,
+    on_success_param_error,
+    on_failure_destination,
+    on_failure_target,
+    on_failure_param,
+    on_failure_prefix,
+    on_failure_expires,
+    on_failure_param_error,
+    created_time,
+    created_time_raw,
+    last_modified,
+    last_modified_raw,
+    urn_error,
+    extra_fields
+from functiongraph.async_invoke_configs

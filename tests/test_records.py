@@ -1,0 +1,339 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from pipelines.functiongraph.records import (
+    CONFIG_COLUMNS,
+    FUNCTION_COLUMNS,
+    shape_config,
+    shape_function,
+)
+from pipelines.functiongraph.urns import UrnError
+
+PLUS_8 = timezone(timedelta(hours=8))
+FUNCTION = "urn:fss:cn-north-4:proj1:function:default:orders"
+SCOPE = {"function_urn": FUNCTION, "region": "cn-north-4", "project_id": "proj1"}
+OBS_PARAM = '{"bucket":"async-logs","prefix":"orders/","expires":30}'
+
+# The documented example item.
+ITEM = {
+    "func_urn": f"{FUNCTION}:latest",
+    "max_async_event_age_in_seconds": 3600,
+    "max_async_retry_attempts": 3,
+    "destination_config": {
+        "on_success": {"destination": "OBS", "param": OBS_PARAM},
+        "on_failure": {"destination": "SMN", "param": '{"topic_urn":"urn:smn:r:p:t"}'},
+    },
+    "created_time": "2021-03-04T14:50:02+08:00",
+    "last_modified": "2021-03-04 14:50:02",
+    "enable_async_status_log": True,
+}
+
+EXPECTED = {
+    "func_urn": f"{FUNCTION}:latest",
+    "function_urn": FUNCTION,
+    "region": "cn-north-4",
+    "project_id": "proj1",
+    "package": "default",
+    "function_name": "orders",
+    "qualifier": "latest",
+    "qualifier_kind": "latest",
+    "urn_error": None,
+    "max_async_event_age_in_seconds": 3600,
+    "max_async_retry_attempts": 3,
+    "enable_async_status_log": True,
+    "on_success_destination": "OBS",
+    "on_success_param": OBS_PARAM,
+    "on_success_target": "async-logs",
+    "on_success_prefix": "orders/",
+    "on_success_expires": 30,
+    "on_success_param_error": None,
+    "on_failure_destination": "SMN",
+    "on_failure_param": '{"topic_urn":"urn:smn:r:p:t"}',
+    "on_failure_target": "urn:smn:r:p:t",
+    "on_failure_prefix": None,
+    "on_failure_expires": None,
+    "on_failure_param_error": None,
+    "created_time": datetime(2021, 3, 4, 6, 50, 2, tzinfo=UTC),
+    "created_time_raw": "2021-03-04T14:50:02+08:00",
+    "last_modified": datetime(2021, 3, 4, 6, 50, 2, tzinfo=UTC),
+    "last_modified_raw": "2021-03-04 14:50:02",
+    "extra_fields": None,
+}
+
+
+def shape(item: dict[str, object]) -> dict[str, object]:
+    return shape_config(item, **SCOPE, naive_zone=PLUS_8)
+
+
+def test_shape_config_documented_example() -> None:
+    row = shape(ITEM)
+    assert row == EXPECTED
+    assert list(row) == list(EXPECTED)
+
+
+def _without(*keys: str) -> dict[str, object]:
+    return {key: value for key, value in ITEM.items() if key not in keys}
+
+
+NO_DESTINATIONS = {
+    f"{side}_{suffix}": None
+    for side in ("on_success", "on_failure")
+    for suffix in ("destination", "param", "target", "prefix", "expires", "param_error")
+}
+
+
+@pytest.mark.parametrize(
+    ("item", "changes"),
+    [
+        # qualifiers
+        (
+            {**ITEM, "func_urn": f"{FUNCTION}:v20240101-120000"},
+            {
+                "func_urn": f"{FUNCTION}:v20240101-120000",
+                "qualifier": "v20240101-120000",
+                "qualifier_kind": "version",
+            },
+        ),
+        (
+            {**ITEM, "func_urn": f"{FUNCTION}:!prod"},
+            {"func_urn": f"{FUNCTION}:!prod", "qualifier": "!prod", "qualifier_kind": "alias"},
+        ),
+        (
+            {**ITEM, "func_urn": FUNCTION},
+            {"func_urn": FUNCTION, "qualifier": None, "qualifier_kind": None},
+        ),
+        # a URN that cannot be read, or belongs to another function: scope parts and a reason
+        (
+            {**ITEM, "func_urn": f"{FUNCTION}:!"},
+            {
+                "func_urn": f"{FUNCTION}:!",
+                "qualifier": None,
+                "qualifier_kind": None,
+                "urn_error": f"invalid function URN '{FUNCTION}:!': alias after '!' is empty",
+            },
+        ),
+        (
+            {**ITEM, "func_urn": "urn:fss:cn-north-4:proj1:function:default:billing:latest"},
+            {
+                "func_urn": "urn:fss:cn-north-4:proj1:function:default:billing:latest",
+                "qualifier": None,
+                "qualifier_kind": None,
+                "urn_error": "func_urn 'urn:fss:cn-north-4:proj1:function:default:billing:latest'"
+                f" does not belong to function '{FUNCTION}'",
+            },
+        ),
+        (
+            {**ITEM, "func_urn": "orders"},
+            {
+                "func_urn": "orders",
+                "qualifier": None,
+                "qualifier_kind": None,
+                "urn_error": "invalid function URN 'orders': does not start with 'urn:fss:'",
+            },
+        ),
+        # numbers: stored as served when integral, out of range or not; bool is not a number
+        (
+            {**ITEM, "max_async_retry_attempts": True},
+            {"max_async_retry_attempts": None},
+        ),
+        (
+            {**ITEM, "max_async_retry_attempts": "2", "max_async_event_age_in_seconds": 3600.0},
+            {"max_async_retry_attempts": 2, "max_async_event_age_in_seconds": 3600},
+        ),
+        (
+            {**ITEM, "max_async_retry_attempts": 9, "max_async_event_age_in_seconds": 10},
+            {"max_async_retry_attempts": 9, "max_async_event_age_in_seconds": 10},
+        ),
+        (
+            {**ITEM, "max_async_retry_attempts": "three", "max_async_event_age_in_seconds": None},
+            {"max_async_retry_attempts": None, "max_async_event_age_in_seconds": None},
+        ),
+        (
+            _without("max_async_retry_attempts", "max_async_event_age_in_seconds"),
+            {"max_async_retry_attempts": None, "max_async_event_age_in_seconds": None},
+        ),
+        # enable_async_status_log: NULL when absent or not a bool, never a default
+        (_without("enable_async_status_log"), {"enable_async_status_log": None}),
+        ({**ITEM, "enable_async_status_log": False}, {"enable_async_status_log": False}),
+        ({**ITEM, "enable_async_status_log": "true"}, {"enable_async_status_log": None}),
+        ({**ITEM, "enable_async_status_log": 1}, {"enable_async_status_log": None}),
+        # destinations missing or null
+        (_without("destination_config"), NO_DESTINATIONS),
+        ({**ITEM, "destination_config": None}, NO_DESTINATIONS),
+        ({**ITEM, "destination_config": {"on_success": {}, "on_failure": None}}, NO_DESTINATIONS),
+        # timestamps: absent, unreadable, numeric, already offset
+        (
+            _without("created_time", "last_modified"),
+            {
+                "created_time": None,
+                "created_time_raw": None,
+                "last_modified": None,
+                "last_modified_raw": None,
+            },
+        ),
+        (
+            {**ITEM, "created_time": "yesterday", "last_modified": ""},
+            {
+                "created_time": None,
+                "created_time_raw": "yesterday",
+                "last_modified": None,
+                "last_modified_raw": "",
+            },
+        ),
+        (
+            {**ITEM, "last_modified": 1614840602123},
+            {
+                "last_modified": datetime(2021, 3, 4, 6, 50, 2, 123000, tzinfo=UTC),
+                "last_modified_raw": "1614840602123",
+            },
+        ),
+        (
+            {**ITEM, "last_modified": "2021-03-04T14:50:02Z"},
+            {
+                "last_modified": datetime(2021, 3, 4, 14, 50, 2, tzinfo=UTC),
+                "last_modified_raw": "2021-03-04T14:50:02Z",
+            },
+        ),
+        # fields the connector does not know are kept as JSON
+        (
+            {**ITEM, "zeta": 1, "alpha": {"b": [1, "二"], "a": None}},
+            {"extra_fields": '{"alpha":{"a":null,"b":[1,"二"]},"zeta":1}'},
+        ),
+        ({**ITEM, "unknown": None}, {"extra_fields": '{"unknown":null}'}),
+    ],
+)
+def test_shape_config(item: dict[str, object], changes: dict[str, object]) -> None:
+    row = shape(item)
+    assert row == {**EXPECTED, **changes}
+    assert list(row) == list(CONFIG_COLUMNS)
+
+
+def test_shape_config_naive_zone_is_configurable() -> None:
+    row = shape_config(ITEM, **SCOPE, naive_zone=UTC)
+    assert row["last_modified"] == datetime(2021, 3, 4, 14, 50, 2, tzinfo=UTC)
+    assert row["created_time"] == EXPECTED["created_time"]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [{**ITEM, "func_urn": None}, {**ITEM, "func_urn": ""}, _without("func_urn")],
+    ids=["null", "empty", "absent"],
+)
+def test_shape_config_without_identity_raises(item: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="async-invoke-config item has no func_urn"):
+        shape(item)
+
+
+def test_shape_config_rejects_a_broken_scope_urn() -> None:
+    with pytest.raises(UrnError):
+        shape_config(ITEM, **{**SCOPE, "function_urn": "orders"}, naive_zone=PLUS_8)
+
+
+FUNCTION_ITEM = {
+    "func_urn": FUNCTION,
+    "func_name": "orders",
+    "package": "default",
+    "namespace": "proj1",
+    "runtime": "Python3.9",
+    "handler": "index.handler",
+    "memory_size": 256,
+    "timeout": 30,
+    "code_type": "inline",
+    "version": "latest",
+    "description": "",
+    "enterprise_project_id": "0",
+    "last_modified": "2021-03-04 14:50:02",
+    "cpu": 300,
+    "code_size": 1024,
+    "user_data": "",
+}
+
+FUNCTION_EXPECTED = {
+    "func_urn": FUNCTION,
+    "func_name": "orders",
+    "package": "default",
+    "namespace": "proj1",
+    "region": "cn-north-4",
+    "project_id": "proj1",
+    "runtime": "Python3.9",
+    "handler": "index.handler",
+    "memory_size": 256,
+    "timeout": 30,
+    "code_type": "inline",
+    "version": "latest",
+    "description": "",
+    "enterprise_project_id": "0",
+    "last_modified": datetime(2021, 3, 4, 6, 50, 2, tzinfo=UTC),
+    "last_modified_raw": "2021-03-04 14:50:02",
+    "extra_fields": '{"code_size":1024,"cpu":300,"user_data":""}',
+}
+
+
+@pytest.mark.parametrize(
+    ("item", "changes"),
+    [
+        (FUNCTION_ITEM, {}),
+        (
+            {**FUNCTION_ITEM, "memory_size": "512", "timeout": True},
+            {"memory_size": 512, "timeout": None},
+        ),
+        (
+            {"func_urn": FUNCTION},
+            {
+                **dict.fromkeys(FUNCTION_EXPECTED),
+                "func_urn": FUNCTION,
+                "region": "cn-north-4",
+                "project_id": "proj1",
+            },
+        ),
+        ({**FUNCTION_ITEM, "version": 3}, {"version": "3"}),
+    ],
+)
+def test_shape_function(item: dict[str, object], changes: dict[str, object]) -> None:
+    row = shape_function(item, region="cn-north-4", project_id="proj1", naive_zone=PLUS_8)
+    assert row == {**FUNCTION_EXPECTED, **changes}
+    assert list(row) == list(FUNCTION_COLUMNS)
+
+
+def test_shape_function_without_identity_raises() -> None:
+    with pytest.raises(ValueError, match="function item has no func_urn"):
+        shape_function({"func_name": "x"}, region="r", project_id="p", naive_zone=PLUS_8)
+
+
+@pytest.mark.parametrize(
+    ("columns", "row"),
+    [(CONFIG_COLUMNS, shape(ITEM)), (FUNCTION_COLUMNS, FUNCTION_EXPECTED)],
+    ids=["configs", "functions"],
+)
+def test_column_schemas_describe_every_column(
+    columns: dict[str, dict[str, object]], row: dict[str, object]
+) -> None:
+    assert list(columns) == list(row)
+    for name, column in columns.items():
+        assert column["data_type"] in {"text", "bigint", "bool", "timestamp"}, name
+        assert isinstance(column["nullable"], bool), name
+        description = column["description"]
+        assert isinstance(description, str) and description and "\n" not in description, name
+        assert column.get("timezone") is (True if column["data_type"] == "timestamp" else None)
+        value = row[name]
+        if value is not None:
+            python_type = {"text": str, "bigint": int, "bool": bool, "timestamp": datetime}
+            assert type(value) is python_type[column["data_type"]], name
+
+
+@pytest.mark.parametrize(
+    ("columns", "not_null"),
+    [
+        (
+            CONFIG_COLUMNS,
+            {"func_urn", "function_urn", "region", "project_id", "package", "function_name"},
+        ),
+        (FUNCTION_COLUMNS, {"func_urn", "region", "project_id"}),
+    ],
+    ids=["configs", "functions"],
+)
+def test_only_identity_columns_are_not_null(
+    columns: dict[str, dict[str, object]], not_null: set[str]
+) -> None:
+    assert {name for name, column in columns.items() if not column["nullable"]} == not_null
