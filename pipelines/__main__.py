@@ -7,10 +7,15 @@ configuration or the command line is wrong. Failures print one line, `error: <re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 DEMO_TOKEN = "sandbox-token"
@@ -75,7 +80,18 @@ def command_run(args: argparse.Namespace) -> int:
 
     summary = run(make_pipeline(database=args.database), functiongraph())
     print("\n".join(summary.lines()))
-    return EXIT_OK
+    return report_failures(summary)
+
+
+def report_failures(summary: RunSummary) -> int:
+    """Partial failures still load everything else; the exit code makes a scheduler alert."""
+    if summary.ok:
+        return EXIT_OK
+    print(
+        f"error: {len(summary.failures)} scope(s) incomplete, first: {summary.failures[0]}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 def command_models(args: argparse.Namespace) -> int:
@@ -123,7 +139,7 @@ def command_demo(args: argparse.Namespace) -> int:
     with pipeline.sql_client() as client:
         print("\n".join(render_report(client)))
     print(f"\nExplore it read-only with DuckDB: {summary.database} (views in schema reporting)")
-    return EXIT_OK
+    return report_failures(summary)
 
 
 def command_sandbox(args: argparse.Namespace) -> int:
@@ -151,10 +167,8 @@ def command_sandbox(args: argparse.Namespace) -> int:
         f"  export SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN=<the --token value>",
         flush=True,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return EXIT_OK
 
 

@@ -6,9 +6,10 @@ scheduled run does.
 
 from __future__ import annotations
 
+import logging
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -16,7 +17,10 @@ from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.sources import DltSource
 
 from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
+from pipelines.functiongraph.snapshots import failures_of
 from pipelines.models import apply_models
+
+logger = logging.getLogger(__name__)
 
 PIPELINE_NAME = "fgs_async_configs"
 DATASET_NAME = "functiongraph"
@@ -43,6 +47,9 @@ def make_pipeline(
     )
 
 
+CHANGE_TYPES = ("created", "updated", "deleted", "unchanged")
+
+
 @dataclass
 class RunSummary:
     """What a run did, for people (`lines`) and for code (the fields)."""
@@ -52,29 +59,85 @@ class RunSummary:
     configs: int
     models: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per scope ("region/project_id"): created, updated, deleted and unchanged configs."""
+    failures: list[str] = field(default_factory=list)
+    """Scopes that could not be fetched completely; their rows were left as they were."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
 
     def lines(self) -> list[str]:
-        return [
+        lines = [
             f"loaded {self.functions} functions and {self.configs} live async-invoke configs "
             f"into {self.database} in {self.seconds:.1f}s",
-            f"applied {len(self.models)} SQL models: {', '.join(self.models)}",
         ]
+        for scope, counts in sorted(self.changes.items()):
+            counted = ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in CHANGE_TYPES)
+            lines.append(f"{scope}: {counted}")
+        lines.append(f"applied {len(self.models)} SQL models: {', '.join(self.models)}")
+        if self.failures:
+            lines.append(f"{len(self.failures)} scope(s) could not be fetched completely:")
+            lines += [f"  {failure}" for failure in self.failures]
+        return lines
 
 
 def database_path(pipeline: dlt.Pipeline) -> str:
     with pipeline.sql_client() as client:
-        return str(
-            client.execute_sql(
-                "select path from duckdb_databases() where database_name = current_database()"
-            )[0][0]
+        rows = client.execute_sql(
+            "select path from duckdb_databases() where database_name = current_database()"
         )
+    return str(rows[0][0])
 
 
 def run(pipeline: dlt.Pipeline, source: DltSource) -> RunSummary:
-    """Extract, load (parquet files into DuckDB) and apply the models; raise on any failure."""
+    """Extract, load (parquet files into DuckDB) and apply the models.
+
+    Packages left behind by a crashed run are loaded first: dlt kept them on disk exactly so
+    that nothing extracted is lost, and loading them before the fresh snapshot keeps history in
+    order. Then the fresh snapshot is extracted and loaded.
+    """
     started = time.monotonic()
-    pipeline.run(source, loader_file_format="parquet")
-    return refresh_models(pipeline, started)
+    if pipeline.has_pending_data:
+        logger.warning("finishing the load packages of an interrupted run first")
+        pipeline.normalize()
+        pipeline.load()
+    info = pipeline.run(source, loader_file_format="parquet")
+    summary = refresh_models(pipeline, started)
+    state = pipeline.state.get("sources", {}).get(source.name, {})
+    summary.failures = failures_of(state)
+    if info.loads_ids:
+        summary.changes = count_changes(pipeline, float(info.loads_ids[-1]))
+    return summary
+
+
+def count_changes(pipeline: dlt.Pipeline, boundary: float) -> dict[str, dict[str, int]]:
+    """Changes detected by the load that started at `boundary` (its load id), per scope.
+
+    dlt stamps the versions a load writes or retires with the load's start time, so the changes
+    of one load are those whose `detected_at` is that instant (compared to the millisecond).
+    """
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            """
+            select region || '/' || project_id, change_type, count(*)
+            from reporting.async_invoke_config_changes
+            where abs(epoch(detected_at) - %s) < 0.001
+            group by all
+            union all
+            select region || '/' || project_id, 'unchanged', count(*)
+            from reporting.current_async_invoke_configs
+            where epoch(valid_from) < %s - 0.001
+            group by all
+            """,
+            boundary,
+            boundary,
+        )
+    changes: dict[str, dict[str, int]] = {}
+    for scope, kind, count in rows:
+        changes.setdefault(scope, dict.fromkeys(CHANGE_TYPES, 0))[kind] = count
+    return changes
 
 
 def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunSummary:
@@ -82,10 +145,12 @@ def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunS
     started = time.monotonic() if started is None else started
     with pipeline.sql_client() as client:
         models = apply_models(client)
-        functions = client.execute_sql("select count(*) from staging.stg_functions")[0][0]
-        configs = client.execute_sql("select count(*) from reporting.current_async_invoke_configs")[
-            0
-        ][0]
+        ((functions,),) = client.execute_sql(
+            "select count(*) from staging.stg_functions where is_current"
+        )
+        ((configs,),) = client.execute_sql(
+            "select count(*) from reporting.current_async_invoke_configs"
+        )
     return RunSummary(
         database=database_path(pipeline),
         functions=functions,

@@ -8,6 +8,7 @@ request, so a bad configuration never leaves a half-written load behind.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from datetime import tzinfo
 from typing import Any
@@ -18,7 +19,13 @@ from dlt.sources import DltResource
 from pipelines.functiongraph.auth import auth_from_credentials
 from pipelines.functiongraph.client import FunctionGraphClient
 from pipelines.functiongraph.credentials import FunctionGraphCredentials
-from pipelines.functiongraph.errors import ConfigError, FunctionNotFound
+from pipelines.functiongraph.errors import (
+    AuthError,
+    ConfigError,
+    FunctionGraphError,
+    FunctionNotFound,
+    PagingError,
+)
 from pipelines.functiongraph.paging import FunctionListPaginator, PageInfoPaginator
 from pipelines.functiongraph.records import (
     CONFIG_COLUMNS,
@@ -28,6 +35,19 @@ from pipelines.functiongraph.records import (
 )
 from pipelines.functiongraph.retries import RetryPolicy
 from pipelines.functiongraph.settings import Scope, bounded, env_key, make_scope
+from pipelines.functiongraph.snapshots import (
+    CONFIGS_DISPOSITION,
+    FUNCTION_COMPLETE,
+    FUNCTION_INCOMPLETE,
+    FUNCTIONS_DISPOSITION,
+    PROJECT_COMPLETE,
+    SCOPE_COLUMN,
+    SCOPE_COLUMN_SCHEMA,
+    RunOutcome,
+    config_marker,
+    function_marker,
+    is_marker,
+)
 from pipelines.functiongraph.timestamps import parse_zone
 from pipelines.functiongraph.urns import quote_urn
 
@@ -67,13 +87,21 @@ def functiongraph(
             backoff_max=bounded("backoff_max", backoff_max, 0, 3600, float),
         ),
     )
-    functions = functions_resource(
-        client, scope, zone, bounded("functions_page_size", functions_page_size, 1, 400)
+    run_id = uuid.uuid4().hex  # ties the failures recorded in source state to this run
+    listing = function_listing(
+        client,
+        scope,
+        bounded("functions_page_size", functions_page_size, 1, FUNCTIONS_PAGE_MAX),
+        run_id,
     )
-    configs = configs_transformer(
-        client, scope, zone, bounded("configs_page_size", configs_page_size, 1, 100)
+    inventory = function_inventory(
+        client,
+        scope,
+        zone,
+        bounded("configs_page_size", configs_page_size, 1, CONFIGS_PAGE_MAX),
+        run_id,
     )
-    return functions, functions | configs
+    return listing | inventory
 
 
 def identified(items: list[Any], what: str) -> Iterator[dict[str, Any]]:
@@ -85,69 +113,111 @@ def identified(items: list[Any], what: str) -> Iterator[dict[str, Any]]:
             logger.warning("%s: skipping an item without func_urn: %s", what, str(item)[:200])
 
 
-def functions_resource(
-    client: FunctionGraphClient, scope: Scope, zone: tzinfo, page_size: int
+def function_listing(
+    client: FunctionGraphClient, scope: Scope, page_size: int, run_id: str
 ) -> DltResource:
-    @dlt.resource(
-        name="functions",
-        primary_key="func_urn",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns=FUNCTION_COLUMNS,
-    )
-    def functions() -> Iterator[list[dict[str, Any]]]:
+    """ListFunctions items, then a `project_complete` marker if every page arrived.
+
+    Not loaded itself (`selected=False`): it feeds the inventory transformer, which writes both
+    tables once it knows whether each function's configs could be fetched.
+    """
+
+    @dlt.resource(name="function_listing", selected=False)
+    def function_listing() -> Iterator[list[dict[str, Any]]]:
+        outcome = RunOutcome(dlt.current.source_state(), run_id)
         paginator = FunctionListPaginator(page_size=page_size)
-        path = f"/v2/{scope.project_id}/fgs/functions"
         what = f"listing functions of {scope}"
-        for items in client.pages(path, paginator, what):
-            yield [
-                shape_function(
+        try:
+            for items in client.pages(f"/v2/{scope.project_id}/fgs/functions", paginator, what):
+                yield list(identified(items, what))
+        except AuthError:
+            raise
+        except FunctionGraphError as exc:
+            outcome.fail(what, f"{exc}; nothing in this project was retired")
+            return
+        if paginator.complete:
+            yield [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)]
+        else:
+            outcome.fail(what, f"paging stopped early ({paginator.stop_reason})")
+
+    return function_listing
+
+
+def function_inventory(
+    client: FunctionGraphClient, scope: Scope, zone: tzinfo, page_size: int, run_id: str
+) -> DltResource:
+    """For each listed function: its config rows and its function row, or a failure marker."""
+    functions_hints = dlt.mark.make_hints(
+        table_name="functions",
+        write_disposition=FUNCTIONS_DISPOSITION,
+        columns={**FUNCTION_COLUMNS, SCOPE_COLUMN: SCOPE_COLUMN_SCHEMA},
+    )
+    configs_hints = dlt.mark.make_hints(
+        table_name="async_invoke_configs",
+        write_disposition=CONFIGS_DISPOSITION,
+        columns={**CONFIG_COLUMNS, SCOPE_COLUMN: SCOPE_COLUMN_SCHEMA},
+    )
+
+    def to_functions(rows: list[dict[str, Any]]) -> Any:
+        return dlt.mark.with_hints(rows, functions_hints, create_table_variant=True)
+
+    def to_configs(rows: list[dict[str, Any]]) -> Any:
+        return dlt.mark.with_hints(rows, configs_hints, create_table_variant=True)
+
+    @dlt.transformer(name="function_inventory")
+    def function_inventory(listed: list[dict[str, Any]]) -> Iterator[Any]:
+        outcome = RunOutcome(dlt.current.source_state(), run_id)
+        for item in listed:
+            if is_marker(item):
+                yield to_functions([item])
+                yield to_configs([config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)])
+                continue
+            urn = item["func_urn"]
+            what = f"async-invoke configs of {urn}"
+            try:
+                configs = fetch_configs(client, scope, zone, page_size, urn)
+                function = shape_function(
                     item, region=scope.region, project_id=scope.project_id, naive_zone=zone
                 )
-                for item in identified(items, what)
-            ]
+            except FunctionNotFound:
+                logger.info("%s was deleted after it was listed: retiring its configs", urn)
+                yield to_configs(
+                    [config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)]
+                )
+                continue
+            except AuthError:
+                raise
+            except (FunctionGraphError, ValueError) as exc:
+                outcome.fail(what, f"{exc}; its last loaded rows are kept")
+                yield to_configs(
+                    [config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)]
+                )
+                continue
+            marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
+            yield to_configs([*configs, marker])
+            yield to_functions([function])
 
-    return functions
-
-
-def configs_transformer(
-    client: FunctionGraphClient, scope: Scope, zone: tzinfo, page_size: int
-) -> DltResource:
-    @dlt.transformer(
-        name="async_invoke_configs",
-        primary_key="func_urn",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns=CONFIG_COLUMNS,
-    )
-    def async_invoke_configs(
-        functions_page: list[dict[str, Any]],
-    ) -> Iterator[list[dict[str, Any]]]:
-        for function in functions_page:
-            yield fetch_configs(client, scope, zone, page_size, function["func_urn"])
-
-    return async_invoke_configs
+    return function_inventory
 
 
 def fetch_configs(
     client: FunctionGraphClient, scope: Scope, zone: tzinfo, page_size: int, function_urn: str
 ) -> list[dict[str, Any]]:
-    """All config rows of one function; none when it vanished after it was listed."""
+    """All config rows of one function; raises unless every page arrived."""
     paginator = PageInfoPaginator(page_size=page_size)
     path = f"/v2/{scope.project_id}/fgs/functions/{quote_urn(function_urn)}/async-invoke-configs"
-    rows: list[dict[str, Any]] = []
-    try:
-        what = f"async-invoke configs of {function_urn}"
-        for items in client.pages(path, paginator, what):
-            rows.extend(
-                shape_config(
-                    item,
-                    function_urn=function_urn,
-                    region=scope.region,
-                    project_id=scope.project_id,
-                    naive_zone=zone,
-                )
-                for item in identified(items, what)
-            )
-    except FunctionNotFound:
-        logger.info("%s was deleted after it was listed: no configs for it", function_urn)
-        return []
+    what = f"async-invoke configs of {function_urn}"
+    rows = [
+        shape_config(
+            item,
+            function_urn=function_urn,
+            region=scope.region,
+            project_id=scope.project_id,
+            naive_zone=zone,
+        )
+        for items in client.pages(path, paginator, what)
+        for item in identified(items, what)
+    ]
+    if not paginator.complete:
+        raise PagingError(f"paging stopped early ({paginator.stop_reason})")
     return rows

@@ -9,7 +9,7 @@ item is well-formed, which suits exact-row tests of the happy path.
 
 from __future__ import annotations
 
-import json
+import copy
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -341,7 +341,7 @@ class _ProjectGenerator:
     def _first_config(self, urn: str) -> dict[str, Any]:
         items = self.estate.configs(urn) or []
         if items:
-            return json.loads(json.dumps(items[0]))
+            return copy.deepcopy(items[0])
         return self._config(urn, "latest")
 
     def _retarget(self, owner: str, target: str, side: str) -> dict[str, Any]:
@@ -360,7 +360,7 @@ class _ProjectGenerator:
             for item in (self.estate.configs(urn) or [])
             if item["func_urn"] not in reserved
         ]
-        pool = [json.loads(json.dumps(item)) for item in pool]
+        pool = [copy.deepcopy(item) for item in pool]
         rng.shuffle(pool)
         needed = max(len(DESTINATION_MESS), len(FIELD_MESS))
         owners = [u for u in self.urns if self.estate.configs(u)]

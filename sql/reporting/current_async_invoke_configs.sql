@@ -22,5 +22,7 @@ select
     on_failure_param,
     on_failure_param_error,
     created_time,
-    last_modified
+    last_modified,
+    valid_from
 from staging.stg_async_invoke_configs
+where is_current

@@ -1,5 +1,6 @@
 -- Staging: the loaded async-invoke configs, one row per config, columns in reporting order.
--- Only selects and orders columns; no filtering and no business rules live here.
+-- Every version ever loaded (history, see README): valid_from/valid_to bound each version,
+-- is_current marks the live one. Only renames and orders columns; no business rules here.
 select
     func_urn,
     function_urn,
@@ -29,5 +30,8 @@ select
     last_modified,
     last_modified_raw,
     urn_error,
-    extra_fields
+    extra_fields,
+    _dlt_valid_from as valid_from,
+    _dlt_valid_to as valid_to,
+    _dlt_valid_to is null as is_current
 from functiongraph.async_invoke_configs

@@ -1,0 +1,141 @@
+"""Shared fixtures: a small hand-written estate served by a real sandbox over loopback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipelines.functiongraph.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.source import functiongraph
+from pipelines.runner import RunSummary, make_pipeline, run
+from pipelines.sandbox import (
+    Estate,
+    SandboxServer,
+    function_urn,
+    make_config_item,
+    make_destination,
+    make_function_item,
+)
+
+# No telemetry calls from test runs (the machine has no internet anyway).
+os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+
+REGION = "cn-north-4"
+PROJECT = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+TOKEN = "e2e-token-7f3a9c"
+ALPHA = function_urn(REGION, PROJECT, "default", "alpha")
+BETA = function_urn(REGION, PROJECT, "default", "beta")
+GAMMA = function_urn(REGION, PROJECT, "billing", "gamma")
+DELTA = function_urn(REGION, PROJECT, "billing", "delta")
+
+
+def small_estate() -> Estate:
+    """Four functions, nine configs; every value below is asserted by hand in the tests."""
+    estate = Estate()
+    estate.add_project(REGION, PROJECT)
+    obs = make_destination("OBS", {"bucket": "fgs-logs", "prefix": "alpha/", "expires": 7})
+    to_beta = make_destination("FunctionGraph", {"func_urn": f"{BETA}:latest"})
+    smn = make_destination("SMN", {"topic_urn": f"urn:smn:{REGION}:{PROJECT}:alerts"})
+    estate.add_function(
+        PROJECT,
+        make_function_item(REGION, PROJECT, "default", "alpha"),
+        [
+            make_config_item(ALPHA, "latest", on_success=obs, on_failure=to_beta),
+            make_config_item(ALPHA, "!prod", on_failure=smn, max_async_retry_attempts=0),
+            make_config_item(
+                ALPHA,
+                "v1",
+                destination_config={},
+                max_async_retry_attempts=2,
+                last_modified="2021-03-04T14:50:02Z",
+            ),
+        ],
+    )
+    estate.add_function(
+        PROJECT,
+        make_function_item(REGION, PROJECT, "default", "beta", runtime="Node.js16.17"),
+        [
+            make_config_item(
+                BETA,
+                "latest",
+                on_failure={"destination": "DIS", "param": "{not json"},
+                max_async_retry_attempts=1,
+                max_async_event_age_in_seconds=60,
+            ),
+        ],
+    )
+    estate.add_function(PROJECT, make_function_item(REGION, PROJECT, "billing", "gamma"), [])
+    dis = make_destination("DIS", {"stream_name": "billing-events"})
+    estate.add_function(
+        PROJECT,
+        make_function_item(REGION, PROJECT, "billing", "delta"),
+        [
+            make_config_item(DELTA, "latest", on_success=dis, on_failure=dis),
+            make_config_item(DELTA, "v1", on_success=dis, on_failure=smn),
+            make_config_item(DELTA, "v2", on_success=smn, max_async_retry_attempts=0),
+            make_config_item(DELTA, "v3", on_failure=obs, enable_async_status_log=False),
+            make_config_item(DELTA, "!blue", on_success=to_beta, on_failure=to_beta),
+        ],
+    )
+    return estate
+
+
+@pytest.fixture
+def estate() -> Estate:
+    return small_estate()
+
+
+@pytest.fixture
+def sandbox(estate: Estate) -> Iterator[SandboxServer]:
+    """Pages of two items, so every listing in the tests spans several pages."""
+    with SandboxServer(estate, tokens=(TOKEN,), functions_page_cap=2, configs_page_cap=2) as server:
+        yield server
+
+
+class Loader:
+    """Runs the real pipeline against a sandbox into one DuckDB file under tmp_path."""
+
+    def __init__(self, tmp_path: Path, server: SandboxServer) -> None:
+        self.tmp_path = tmp_path
+        self.server = server
+        self.database = str(tmp_path / "fgs.duckdb")
+        self.pipeline = make_pipeline(
+            pipeline_name="fgs_e2e", database=self.database, pipelines_dir=str(tmp_path / "dlt")
+        )
+
+    def source(self, **overrides: Any) -> Any:
+        args: dict[str, Any] = {
+            "region": REGION,
+            "project_id": PROJECT,
+            "endpoint": self.server.url,
+            "credentials": FunctionGraphCredentials(auth_token=TOKEN),
+            "backoff_base": 0.001,
+            "backoff_max": 0.01,
+        }
+        args.update(overrides)
+        return functiongraph(**args)
+
+    def run(self, **overrides: Any) -> RunSummary:
+        return run(self.pipeline, self.source(**overrides))
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.pipeline.sql_client() as client:
+            return [tuple(row) for row in client.execute_sql(sql)]
+
+
+@pytest.fixture
+def loader(tmp_path: Path, sandbox: SandboxServer) -> Loader:
+    return Loader(tmp_path, sandbox)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dlt_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A developer's own SOURCES__/DESTINATION__ settings must not leak into a test."""
+    for key in list(os.environ):
+        if key.startswith(("SOURCES__", "DESTINATION__")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)

@@ -1,0 +1,141 @@
+"""The command line contract: exit codes, one-line errors, any working folder, the demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.__main__ import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
+from pipelines.sandbox import SandboxServer
+from tests.conftest import PROJECT, REGION, TOKEN
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, token: str = TOKEN) -> None:
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", server.url)
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN", token)
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__BACKOFF_BASE", "0.001")
+
+
+def test_run_from_another_folder_in_a_subprocess(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, sandbox)
+    database = tmp_path / "data" / "fgs.duckdb"
+    database.parent.mkdir()
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    env = {**os.environ, "DESTINATION__DUCKDB__CREDENTIALS": str(database)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "--quiet", "run"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "loaded 4 functions and 9 live async-invoke configs" in done.stdout
+    assert "reporting.functions_without_failure_destination" in done.stdout
+    assert database.exists()
+
+
+@pytest.mark.parametrize(
+    ("drop", "setting", "message"),
+    [
+        ("SOURCES__FUNCTIONGRAPH__REGION", None, "SOURCES__FUNCTIONGRAPH__REGION is not set"),
+        (
+            "SOURCES__FUNCTIONGRAPH__PROJECT_ID",
+            None,
+            "SOURCES__FUNCTIONGRAPH__PROJECT_ID is not set",
+        ),
+        ("SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN", None, "no credentials configured"),
+        (None, ("SOURCES__FUNCTIONGRAPH__ENDPOINT", "ftp://x"), "must be an http(s) URL"),
+        (None, ("SOURCES__FUNCTIONGRAPH__CONFIGS_PAGE_SIZE", "500"), "CONFIGS_PAGE_SIZE must be"),
+        (None, ("SOURCES__FUNCTIONGRAPH__MAX_ATTEMPTS", "many"), "max_attempts"),
+        (None, ("SOURCES__FUNCTIONGRAPH__NAIVE_TIMEZONE", "Mars/Base"), "NAIVE_TIMEZONE"),
+    ],
+)
+def test_bad_configuration_fails_before_any_request(
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    drop: str | None,
+    setting: tuple[str, str] | None,
+    message: str,
+) -> None:
+    configure(monkeypatch, sandbox)
+    if drop:
+        monkeypatch.delenv(drop)
+    if setting:
+        monkeypatch.setenv(*setting)
+    code = main(["--quiet", "run", "--database", str(tmp_path / "x.duckdb")])
+    err = capsys.readouterr().err
+    assert code == EXIT_CONFIG
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert sandbox.requests_seen == []
+
+
+def test_rejected_token_fails_with_one_line_and_no_secret(
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(monkeypatch, sandbox, token="wrong-token-5e1d")
+    code = main(["--quiet", "run", "--database", str(tmp_path / "x.duckdb")])
+    captured = capsys.readouterr()
+    assert code == EXIT_FAILED
+    assert captured.err.startswith("error: listing functions of project")
+    assert "auth_token rejected: HTTP 401 APIG.1002" in captured.err
+    assert "wrong-token-5e1d" not in captured.out + captured.err
+    assert len(sandbox.requests_seen) == 1  # no retry storm on an auth failure
+
+
+def test_database_named_like_the_dataset_is_refused(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(monkeypatch, sandbox)
+    assert main(["run", "--database", "functiongraph.duckdb"]) == EXIT_CONFIG
+    assert "must not be named functiongraph.duckdb" in capsys.readouterr().err
+
+
+def test_models_command_reapplies_views_without_extracting(
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(monkeypatch, sandbox)
+    database = str(tmp_path / "x.duckdb")
+    assert main(["--quiet", "run", "--database", database]) == EXIT_OK
+    served = len(sandbox.requests_seen)
+    assert main(["--quiet", "models", "--database", database]) == EXIT_OK
+    assert "reporting.current_async_invoke_configs" in capsys.readouterr().out
+    assert len(sandbox.requests_seen) == served
+
+
+def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "demo"
+    code = main(["--quiet", "demo", "--folder", str(folder), "--functions", "15"])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "loaded 15 functions" in out
+    assert "Configs that lose failed events silently:" in out
+    assert (folder / "fgs_async_configs.duckdb").exists()
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "demo", "sandbox", "models"):
+        assert command in out
