@@ -21,6 +21,7 @@ from pipelines.functiongraph.errors import (
     ApiError,
     AuthError,
     FunctionNotFound,
+    PagingError,
     RetriesExhausted,
 )
 from pipelines.functiongraph.paging import MarkerPaginator
@@ -150,7 +151,10 @@ class FunctionGraphClient:
         """
         while not paginator.done:
             body = self.get_json(path, paginator.params(), what)
-            items = paginator.advance(body)
+            try:
+                items = paginator.advance(body)
+            except PagingError as exc:
+                raise PagingError(f"{what}: {exc}") from None
             if items:
                 yield items
         if not paginator.complete:

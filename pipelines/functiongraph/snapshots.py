@@ -108,9 +108,9 @@ class RunOutcome:
                 state["last_run"] = {"run_id": run_id, "failures": []}
         self._run = state["last_run"]
 
-    def fail(self, what: str, reason: str) -> None:
+    def fail(self, reason: str) -> None:
         with self._lock:
-            self._run["failures"].append(f"{what}: {reason}")
+            self._run["failures"].append(reason)
 
 
 def failures_of(source_state: dict[str, Any]) -> list[str]:

@@ -133,12 +133,12 @@ def function_listing(
         except AuthError:
             raise
         except FunctionGraphError as exc:
-            outcome.fail(what, f"{exc}; nothing in this project was retired")
+            outcome.fail(f"{exc}; nothing in this project was retired")
             return
         if paginator.complete:
             yield [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)]
         else:
-            outcome.fail(what, f"paging stopped early ({paginator.stop_reason})")
+            outcome.fail(f"{what}: paging stopped early ({paginator.stop_reason})")
 
     return function_listing
 
@@ -174,13 +174,15 @@ def function_inventory(
                 continue
             urn = item["func_urn"]
             what = f"async-invoke configs of {urn}"
+            function = shape_function(
+                item, region=scope.region, project_id=scope.project_id, naive_zone=zone
+            )
             try:
                 configs = fetch_configs(client, scope, zone, page_size, urn)
-                function = shape_function(
-                    item, region=scope.region, project_id=scope.project_id, naive_zone=zone
-                )
             except FunctionNotFound:
-                logger.info("%s was deleted after it was listed: retiring its configs", urn)
+                # Gone since it was listed: retire its configs, and leave its function row out
+                # so that the complete project retires it too.
+                logger.info("%s was deleted after it was listed: retiring it", urn)
                 yield to_configs(
                     [config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)]
                 )
@@ -188,13 +190,13 @@ def function_inventory(
             except AuthError:
                 raise
             except (FunctionGraphError, ValueError) as exc:
-                outcome.fail(what, f"{exc}; its last loaded rows are kept")
-                yield to_configs(
-                    [config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)]
-                )
-                continue
-            marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
-            yield to_configs([*configs, marker])
+                reason = str(exc) if isinstance(exc, FunctionGraphError) else f"{what}: {exc}"
+                outcome.fail(f"{reason}; its last loaded rows are kept")
+                marker = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
+            else:
+                marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
+                yield to_configs(configs)
+            yield to_configs([marker])
             yield to_functions([function])
 
     return function_inventory
@@ -219,5 +221,5 @@ def fetch_configs(
         for item in identified(items, what)
     ]
     if not paginator.complete:
-        raise PagingError(f"paging stopped early ({paginator.stop_reason})")
+        raise PagingError(f"{what}: paging stopped early ({paginator.stop_reason})")
     return rows
