@@ -115,6 +115,7 @@ class Loader:
             "credentials": FunctionGraphCredentials(auth_token=TOKEN),
             "backoff_base": 0.001,
             "backoff_max": 0.01,
+            "requests_per_second": 0,
         }
         args.update(overrides)
         return functiongraph(**args)

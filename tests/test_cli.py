@@ -94,7 +94,8 @@ def test_rejected_token_fails_with_one_line_and_no_secret(
     captured = capsys.readouterr()
     assert code == EXIT_FAILED
     assert captured.err.startswith("error: listing functions of project")
-    assert "auth_token rejected: HTTP 401 APIG.1002" in captured.err
+    assert "auth_token rejected (check CREDENTIALS__AUTH_TOKEN" in captured.err
+    assert "HTTP 401 APIG.1002" in captured.err
     assert "wrong-token-5e1d" not in captured.out + captured.err
     assert len(sandbox.requests_seen) == 1  # no retry storm on an auth failure
 

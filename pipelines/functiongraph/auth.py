@@ -1,7 +1,9 @@
 """Request authentication, applied to every attempt of every request.
 
 Auth objects see the prepared request just before it is sent, so a retry is authenticated anew
-(signatures carry a timestamp that a gateway rejects when stale).
+(signatures carry a timestamp that a gateway rejects when stale). Four kinds, chosen by which
+credentials are configured: a static token, an IAM token fetched with a password, an AK/SK pair,
+and a temporary AK/SK pair with a security token.
 """
 
 from __future__ import annotations
@@ -11,7 +13,18 @@ from typing import Protocol
 import requests
 
 from pipelines.functiongraph.credentials import FunctionGraphCredentials
-from pipelines.functiongraph.errors import ConfigError
+from pipelines.functiongraph.iam import IamPasswordAuth
+from pipelines.functiongraph.retries import RetryPolicy
+from pipelines.functiongraph.settings import Scope
+from pipelines.functiongraph.signing import AkSkAuth
+
+# What to check when the API rejects a credential kind (shown in the one-line error).
+AUTH_HINTS = {
+    "auth_token": "check CREDENTIALS__AUTH_TOKEN: expired, or issued for another project?",
+    "password": "check CREDENTIALS__USERNAME/PASSWORD/DOMAIN_NAME and the user's permissions",
+    "access_key": "check CREDENTIALS__ACCESS_KEY/SECRET_KEY, the key's permissions and the clock",
+    "security_token": "check the temporary AK/SK and CREDENTIALS__SECURITY_TOKEN: expired?",
+}
 
 
 class RequestAuth(Protocol):
@@ -37,17 +50,31 @@ class TokenAuth:
         request.headers["X-Auth-Token"] = self._token
 
 
-def auth_from_credentials(credentials: FunctionGraphCredentials | None) -> RequestAuth:
-    """Pick the one configured credential kind, or say what to configure."""
-    kinds = credentials.kinds() if credentials is not None else []
-    if not kinds:
-        raise ConfigError(
-            "no credentials configured: set SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN "
-            "(or auth_token under [sources.functiongraph.credentials] in .dlt/secrets.toml)"
+def auth_from_credentials(
+    credentials: FunctionGraphCredentials,
+    scope: Scope,
+    iam_endpoint: str,
+    *,
+    timeout: float,
+    retry: RetryPolicy,
+) -> RequestAuth:
+    """The authentication for the one configured credential kind (`ConfigError` otherwise)."""
+    kind = credentials.kind()
+    if kind == "auth_token":
+        return TokenAuth(str(credentials.auth_token))
+    if kind == "password":
+        return IamPasswordAuth(
+            iam_endpoint,
+            str(credentials.username),
+            str(credentials.password),
+            str(credentials.domain_name),
+            scope.project_id,
+            timeout=timeout,
+            retry=retry,
         )
-    if len(kinds) > 1:
-        raise ConfigError(
-            f"more than one credential kind configured ({', '.join(kinds)}): keep one"
-        )
-    assert credentials is not None
-    return TokenAuth(str(credentials.auth_token))
+    return AkSkAuth(
+        str(credentials.access_key),
+        str(credentials.secret_key),
+        scope.project_id,
+        security_token=str(credentials.security_token) if credentials.security_token else None,
+    )

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from pipelines.functiongraph.auth import RequestAuth
+from pipelines.functiongraph.auth import AUTH_HINTS, RequestAuth
 from pipelines.functiongraph.errors import (
     ApiError,
     AuthError,
@@ -25,6 +25,7 @@ from pipelines.functiongraph.errors import (
     RetriesExhausted,
 )
 from pipelines.functiongraph.paging import MarkerPaginator
+from pipelines.functiongraph.ratelimit import RateLimiter
 from pipelines.functiongraph.retries import RetryPolicy, is_retryable_status, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,10 @@ class FunctionGraphClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self._limiter = rate_limiter or RateLimiter(0)
         self.auth = auth
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -89,8 +92,20 @@ class FunctionGraphClient:
         """GET `path` and return its JSON body, retrying transient failures.
 
         `what` names the scope in messages ("configs of urn:..."), so a failure says what could
-        not be fetched.
+        not be fetched. A rejected token that can be renewed is renewed once, then the request
+        is tried again; any other auth failure stops at once.
         """
+        try:
+            return self._with_retries(path, params, what)
+        except AuthError:
+            refresh = getattr(self.auth, "refresh", None)
+            if refresh is None:
+                raise
+            logger.info("%s: token rejected, fetching a new one", what)
+            refresh()
+            return self._with_retries(path, params, what)
+
+    def _with_retries(self, path: str, params: Mapping[str, str], what: str) -> Any:
         last_reason = ""
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
@@ -119,6 +134,7 @@ class FunctionGraphClient:
             requests.Request("GET", self.endpoint + path, params=dict(params))
         )
         request.headers["Accept"] = "application/json"
+        self._limiter.acquire()
         self.auth.apply(request)
         try:
             response = session.send(request, timeout=self.timeout, allow_redirects=False)
@@ -139,7 +155,8 @@ class FunctionGraphClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise _Transient(f"HTTP {status} {code or ''}".rstrip(), retry_after)
         if status in (401, 403) or code in AUTH_ERROR_CODES:
-            raise AuthError(f"{what}: {self.auth.kind} rejected", status, code, msg)
+            kind = self.auth.kind
+            raise AuthError(f"{what}: {kind} rejected ({AUTH_HINTS[kind]})", status, code, msg)
         if status == 404 and code == "FSS.1051":
             raise FunctionNotFound(what, status, code, msg)
         raise ApiError(what, status, code, msg)

@@ -10,14 +10,54 @@ from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import CredentialsConfiguration
 from dlt.common.typing import TSecretStrValue
 
+from pipelines.functiongraph.errors import ConfigError
+from pipelines.functiongraph.settings import env_key
+
+# Each credential kind and the fields it needs, all of them.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "auth_token": ("auth_token",),
+    "password": ("username", "password", "domain_name"),
+    "access_key": ("access_key", "secret_key"),
+}
+
 
 @configspec
 class FunctionGraphCredentials(CredentialsConfiguration):
-    """Every field is optional here; `pipelines.functiongraph.auth` decides which kind is set."""
+    """Every field is optional here; `kind()` decides which one complete kind is configured."""
 
     auth_token: TSecretStrValue | None = None
     """A ready IAM token, sent as `X-Auth-Token`."""
+    username: str | None = None
+    """IAM user name, for tokens fetched with a password."""
+    password: TSecretStrValue | None = None
+    domain_name: str | None = None
+    """The account (domain) the IAM user belongs to."""
+    access_key: str | None = None
+    """AK of an AK/SK pair; requests are signed with SDK-HMAC-SHA256."""
+    secret_key: TSecretStrValue | None = None
+    security_token: TSecretStrValue | None = None
+    """With a temporary AK/SK pair only: sent, signed, as `X-Security-Token`."""
 
-    def kinds(self) -> list[str]:
-        """The credential kinds this configuration provides (exactly one is allowed)."""
-        return ["auth_token"] if self.auth_token else []
+    def kind(self) -> str:
+        """The one credential kind configured; a `ConfigError` saying what to fix otherwise."""
+        started = [k for k, fields in KIND_FIELDS.items() if any(getattr(self, f) for f in fields)]
+        if not started:
+            raise ConfigError(
+                "no credentials configured: set one of "
+                f"{env_key('credentials__auth_token')}; "
+                f"{env_key('credentials__username')}, ..._PASSWORD and ..._DOMAIN_NAME; "
+                f"or {env_key('credentials__access_key')} and ..._SECRET_KEY"
+            )
+        if len(started) > 1:
+            raise ConfigError(
+                f"more than one credential kind configured ({', '.join(started)}): keep one"
+            )
+        kind = started[0]
+        missing = [env_key(f"credentials__{f}") for f in KIND_FIELDS[kind] if not getattr(self, f)]
+        if missing:
+            raise ConfigError(f"{kind} credentials are incomplete: set {', '.join(missing)}")
+        if self.security_token and kind != "access_key":
+            raise ConfigError(
+                f"{env_key('credentials__security_token')} only goes with an access key pair"
+            )
+        return kind

@@ -48,16 +48,20 @@ def require_name(key: str, value: object) -> str:
     return text
 
 
-def check_endpoint(value: str) -> str:
+def default_iam_endpoint(region: str) -> str:
+    return f"https://iam.{region}.myhuaweicloud.com"
+
+
+def check_endpoint(value: str, key: str = "endpoint") -> str:
     """An endpoint is an http(s) base URL without query or fragment; a trailing `/` is dropped."""
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"{env_key('endpoint')} must be an http(s) URL such as "
+            f"{env_key(key)} must be an http(s) URL such as "
             f"https://functiongraph.cn-north-4.myhuaweicloud.com, not {value!r}"
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"{env_key('endpoint')} must not carry a query or fragment: {value!r}")
+        raise ConfigError(f"{env_key(key)} must not carry a query or fragment: {value!r}")
     return value.strip().rstrip("/")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import tzinfo
 from typing import Any
 
@@ -27,6 +28,7 @@ from pipelines.functiongraph.errors import (
     PagingError,
 )
 from pipelines.functiongraph.paging import FunctionListPaginator, PageInfoPaginator
+from pipelines.functiongraph.ratelimit import RateLimiter
 from pipelines.functiongraph.records import (
     CONFIG_COLUMNS,
     FUNCTION_COLUMNS,
@@ -34,7 +36,14 @@ from pipelines.functiongraph.records import (
     shape_function,
 )
 from pipelines.functiongraph.retries import RetryPolicy
-from pipelines.functiongraph.settings import Scope, bounded, env_key, make_scope
+from pipelines.functiongraph.settings import (
+    Scope,
+    bounded,
+    check_endpoint,
+    default_iam_endpoint,
+    env_key,
+    make_scope,
+)
 from pipelines.functiongraph.snapshots import (
     CONFIGS_DISPOSITION,
     FUNCTION_COMPLETE,
@@ -62,6 +71,7 @@ def functiongraph(
     region: str | None = None,
     project_id: str | None = None,
     endpoint: str | None = None,
+    iam_endpoint: str | None = None,
     credentials: FunctionGraphCredentials = dlt.secrets.value,
     naive_timezone: str = "+08:00",
     functions_page_size: int = FUNCTIONS_PAGE_MAX,
@@ -70,6 +80,8 @@ def functiongraph(
     request_timeout: float = 30.0,
     backoff_base: float = 0.5,
     backoff_max: float = 30.0,
+    max_workers: int = 8,
+    requests_per_second: float = 20.0,
 ) -> Any:
     """FunctionGraph functions and their async-invoke configs for one region and project."""
     scope = make_scope(region, project_id, endpoint)
@@ -77,16 +89,30 @@ def functiongraph(
         zone = parse_zone(naive_timezone)
     except ValueError as exc:
         raise ConfigError(f"{env_key('naive_timezone')}: {exc}") from None
+    timeout = bounded("request_timeout", request_timeout, 0.001, 600, float)
+    retry = RetryPolicy(
+        max_attempts=bounded("max_attempts", max_attempts, 1, 100),
+        backoff_base=bounded("backoff_base", backoff_base, 0, 600, float),
+        backoff_max=bounded("backoff_max", backoff_max, 0, 3600, float),
+    )
+    iam = check_endpoint(iam_endpoint, "iam_endpoint") if iam_endpoint else None
+    auth = auth_from_credentials(
+        credentials or FunctionGraphCredentials(),
+        scope,
+        iam or default_iam_endpoint(scope.region),
+        timeout=timeout,
+        retry=retry,
+    )
     client = FunctionGraphClient(
         scope.endpoint,
-        auth_from_credentials(credentials),
-        timeout=bounded("request_timeout", request_timeout, 0.001, 600, float),
-        retry=RetryPolicy(
-            max_attempts=bounded("max_attempts", max_attempts, 1, 100),
-            backoff_base=bounded("backoff_base", backoff_base, 0, 600, float),
-            backoff_max=bounded("backoff_max", backoff_max, 0, 3600, float),
+        auth,
+        timeout=timeout,
+        retry=retry,
+        rate_limiter=RateLimiter(
+            bounded("requests_per_second", requests_per_second, 0, 10000, float)
         ),
     )
+    workers = bounded("max_workers", max_workers, 1, 64)
     run_id = uuid.uuid4().hex  # ties the failures recorded in source state to this run
     listing = function_listing(
         client,
@@ -99,6 +125,7 @@ def functiongraph(
         scope,
         zone,
         bounded("configs_page_size", configs_page_size, 1, CONFIGS_PAGE_MAX),
+        workers,
         run_id,
     )
     return listing | inventory
@@ -144,7 +171,12 @@ def function_listing(
 
 
 def function_inventory(
-    client: FunctionGraphClient, scope: Scope, zone: tzinfo, page_size: int, run_id: str
+    client: FunctionGraphClient,
+    scope: Scope,
+    zone: tzinfo,
+    page_size: int,
+    workers: int,
+    run_id: str,
 ) -> DltResource:
     """For each listed function: its config rows and its function row, or a failure marker."""
     functions_hints = dlt.mark.make_hints(
@@ -164,40 +196,43 @@ def function_inventory(
     def to_configs(rows: list[dict[str, Any]]) -> Any:
         return dlt.mark.with_hints(rows, configs_hints, create_table_variant=True)
 
+    def inventory_one(item: dict[str, Any], outcome: RunOutcome) -> list[Any]:
+        """Everything one listed function contributes, fetched in a worker thread."""
+        urn = item["func_urn"]
+        what = f"async-invoke configs of {urn}"
+        function = shape_function(
+            item, region=scope.region, project_id=scope.project_id, naive_zone=zone
+        )
+        try:
+            configs = fetch_configs(client, scope, zone, page_size, urn)
+        except FunctionNotFound:
+            # Gone since it was listed: retire its configs, and leave its function row out so
+            # that the complete project retires it too.
+            logger.info("%s was deleted after it was listed: retiring it", urn)
+            return [
+                to_configs([config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)])
+            ]
+        except AuthError:
+            raise
+        except (FunctionGraphError, ValueError) as exc:
+            reason = str(exc) if isinstance(exc, FunctionGraphError) else f"{what}: {exc}"
+            outcome.fail(f"{reason}; its last loaded rows are kept")
+            marker = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
+            return [to_configs([marker]), to_functions([function])]
+        marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
+        return [to_configs([*configs, marker]), to_functions([function])]
+
     @dlt.transformer(name="function_inventory")
     def function_inventory(listed: list[dict[str, Any]]) -> Iterator[Any]:
+        """One page of listed functions; their configs are fetched by a bounded thread pool."""
         outcome = RunOutcome(dlt.current.source_state(), run_id)
-        for item in listed:
-            if is_marker(item):
-                yield to_functions([item])
-                yield to_configs([config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)])
-                continue
-            urn = item["func_urn"]
-            what = f"async-invoke configs of {urn}"
-            function = shape_function(
-                item, region=scope.region, project_id=scope.project_id, naive_zone=zone
-            )
-            try:
-                configs = fetch_configs(client, scope, zone, page_size, urn)
-            except FunctionNotFound:
-                # Gone since it was listed: retire its configs, and leave its function row out
-                # so that the complete project retires it too.
-                logger.info("%s was deleted after it was listed: retiring it", urn)
-                yield to_configs(
-                    [config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)]
-                )
-                continue
-            except AuthError:
-                raise
-            except (FunctionGraphError, ValueError) as exc:
-                reason = str(exc) if isinstance(exc, FunctionGraphError) else f"{what}: {exc}"
-                outcome.fail(f"{reason}; its last loaded rows are kept")
-                marker = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
-            else:
-                marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
-                yield to_configs(configs)
-            yield to_configs([marker])
-            yield to_functions([function])
+        functions = [item for item in listed if not is_marker(item)]
+        if len(functions) < len(listed):  # the listing was complete
+            yield to_functions([item for item in listed if is_marker(item)])
+            yield to_configs([config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)])
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fgs") as pool:
+            for contribution in pool.map(lambda item: inventory_one(item, outcome), functions):
+                yield from contribution
 
     return function_inventory
 

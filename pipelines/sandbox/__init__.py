@@ -15,15 +15,19 @@ from .estate import (
 )
 from .faults import FaultResponse, Faults
 from .generator import DEFAULT_PROJECT_ID, DEFAULT_REGION, generate_estate
+from .iam import AuthAttempt, AuthResult, Iam
 from .server import SandboxServer, SeenRequest
 
 __all__ = [
     "ABSENT",
     "DEFAULT_PROJECT_ID",
     "DEFAULT_REGION",
+    "AuthAttempt",
+    "AuthResult",
     "Estate",
     "FaultResponse",
     "Faults",
+    "Iam",
     "Project",
     "SandboxServer",
     "SeenRequest",

@@ -1,9 +1,14 @@
 """A local HTTP server that answers like the documented FunctionGraph API.
 
 It serves ListFunctions and the async-invoke-configs API from an `Estate`, with the two paging
-shapes, the error bodies and the token check of the real service, and consults `Faults` on every
-request. The connector talks to it over a real socket, exactly as it talks to Huawei Cloud, and
-never imports this package.
+shapes and the error bodies of the real service, and consults `Faults` on every request to them.
+Authentication is checked as the API gateway checks it (see `iam.py`): static or IAM-issued
+`X-Auth-Token`s (which expire), and AK/SK `SDK-HMAC-SHA256` signatures recomputed from the raw
+request. The same server plays IAM: `POST /v3/auth/tokens` (password method), and
+`GET /v3/auth/projects` / `GET /v3/projects?name=` for project discovery. IAM is a separate
+service in the real cloud, so neither `Faults` nor latency apply to its routes. The connector
+talks to the sandbox over a real socket, exactly as it talks to Huawei Cloud, and never imports
+this package.
 
 Request handling is split in two: `SandboxServer.respond()` turns (method, target, headers) into a
 `Reply` without touching the socket, and a thin `BaseHTTPRequestHandler` writes it out.
@@ -12,20 +17,21 @@ Request handling is split in two: `SandboxServer.respond()` turns (method, targe
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
-from .estate import Estate
+from .estate import DEFAULT_DOMAIN_ID, Estate, Project
 from .faults import FaultResponse, Faults
+from .iam import AuthAttempt, AuthResult, Iam, ProjectInfo, iam_error, project_payload
 
 __all__ = ["Reply", "SandboxServer", "SeenRequest"]
 
@@ -110,7 +116,21 @@ class SandboxServer:
         configs_page_cap: int = _CONFIGS_MAX,
         last_page_marker: LastPageMarker = "count",
         verbose: bool = False,
+        access_keys: Mapping[str, str] | None = None,
+        security_tokens: Iterable[str] = (),
+        users: Mapping[tuple[str, str], str] | None = None,
+        token_ttl_s: float = 86400,
+        clock: Callable[[], datetime] | None = None,
+        max_clock_skew_s: float = 900,
     ) -> None:
+        """`tokens` are static X-Auth-Tokens (valid for every project, never expiring).
+
+        `access_keys` maps AK to SK for signed requests; `security_tokens` are the valid
+        X-Security-Token values of temporary credentials; `users` maps (domain name, user name)
+        to the password `POST /v3/auth/tokens` accepts, and the tokens it issues live
+        `token_ttl_s` seconds by `clock` (UTC now by default), which also judges X-Sdk-Date
+        (at most `max_clock_skew_s` away).
+        """
         if last_page_marker not in ("count", "zero", "omit"):
             raise ValueError(f"last_page_marker must be count, zero or omit: {last_page_marker!r}")
         if functions_page_cap < 1 or configs_page_cap < 1:
@@ -122,6 +142,15 @@ class SandboxServer:
         self.configs_page_cap = configs_page_cap
         self.last_page_marker: LastPageMarker = last_page_marker
         self.verbose = verbose
+        iam_options: dict[str, Any] = {} if clock is None else {"clock": clock}
+        self.iam = Iam(
+            access_keys=access_keys,
+            security_tokens=security_tokens,
+            users=users,
+            token_ttl_s=token_ttl_s,
+            max_clock_skew_s=max_clock_skew_s,
+            **iam_options,
+        )
         self._seen: list[SeenRequest] = []
         self._seen_lock = threading.Lock()
         self._state_lock = threading.Lock()
@@ -212,21 +241,47 @@ class SandboxServer:
         with self._seen_lock:
             self._seen.append(SeenRequest(method, path, query, status))
 
+    @property
+    def auth_seen(self) -> list[AuthAttempt]:
+        """Every authentication check so far, in order: (kind, ok, sdk_date, reason).
+
+        Signed requests record the X-Sdk-Date they carried, so a test can check that each retry
+        was signed anew. Faulted requests never reach the check and are not recorded.
+        """
+        return self.iam.auth_seen
+
+    def clear_auth_seen(self) -> None:
+        self.iam.clear_auth_seen()
+
+    @property
+    def tokens_issued(self) -> int:
+        """How many tokens `POST /v3/auth/tokens` has issued."""
+        return self.iam.tokens_issued
+
+    def expire_tokens(self) -> None:
+        """Make every IAM-issued token expire now: the next use answers 401 APIG.0307."""
+        self.iam.expire_tokens()
+
     # -- authentication ------------------------------------------------------------------------
 
     def authenticate(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
-    ) -> bool:
-        """Whether the request carries valid credentials.
+    ) -> AuthResult:
+        """Check the request's credentials; the result is truthy when they are valid.
 
-        The one place to extend when AK/SK signature checking arrives (it needs the method, the
-        target, the headers and the body's hash, all given here). Tokens are compared in constant
-        time and are never written to any body or log.
+        Works only from what arrived: the method, the raw target (path and query as sent), the
+        received headers and the body bytes. A failed result carries the gateway's status and
+        error body. Secrets, signatures and tokens never reach any body, record or log.
         """
-        token = headers.get("X-Auth-Token")
-        if not token:
-            return False
-        return any(hmac.compare_digest(token.encode(), t.encode()) for t in self.tokens)
+        route = _route(target.partition("?")[0])
+        return self.iam.verify(
+            method,
+            target,
+            headers,
+            body,
+            path_project=route[1] if route is not None else None,
+            static_tokens=self.tokens,
+        )
 
     # -- request handling ----------------------------------------------------------------------
 
@@ -249,6 +304,9 @@ class SandboxServer:
         headers: Mapping[str, str],
         body: bytes,
     ) -> Reply:
+        iam_route = _IAM_ROUTES.get(raw_path)
+        if iam_route is not None:
+            return self._serve_iam(iam_route, method, target, query, headers, body)
         if method != "GET":
             body, content_type = _error_body("FSS.0405", f"method {method} is not allowed")
             return Reply(405, body, content_type, {"Allow": "GET"})
@@ -282,11 +340,12 @@ class SandboxServer:
                 "APIG.0101",
                 "The API does not exist or has not been published in the environment",
             )
-        if not self.authenticate(method, target, headers, body):
-            return _error(401, "APIG.1002", "Incorrect token or token resolution failed")
+        auth = self.authenticate(method, target, headers, body)
+        if not auth:
+            return _error(auth.status, auth.error_code or "", auth.error_msg or "")
         _, project_id, function_urn = route
         with self.estate.lock:
-            if project_id not in self.estate.projects:
+            if project_id not in self.estate.projects or auth.project_id not in (None, project_id):
                 return _error(
                     403, "FSS.0403", f"project {project_id} is not accessible with this token"
                 )
@@ -333,6 +392,37 @@ class SandboxServer:
             200, {"async_invoke_configs": page, "count": len(items), "page_info": page_info}
         )
 
+    def _serve_iam(
+        self,
+        route: str,
+        method: str,
+        target: str,
+        query: dict[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        allowed = "POST" if route == "tokens" else "GET"
+        if method != allowed:
+            payload = iam_error(405, f"The method {method} is not allowed for this resource.")
+            return _json_reply(405, payload, {"Allow": allowed})
+        if route == "tokens":
+            reply = self.iam.issue_token(body, self._project_infos())
+            return _json_reply(reply.status, reply.payload, reply.headers)
+        auth = self.authenticate(method, target, headers, body)
+        if not auth:
+            return _error(auth.status, auth.error_code or "", auth.error_msg or "")
+        projects = self._project_infos()
+        if route == "projects" and query.get("name"):  # GET /v3/projects?name={region}
+            projects = [p for p in projects if p.region == query["name"]]
+        return _json_reply(200, {"projects": [project_payload(p) for p in projects]})
+
+    def _project_infos(self) -> list[ProjectInfo]:
+        with self.estate.lock:
+            return [
+                ProjectInfo(pid, project.region, _domain_id(project))
+                for pid, project in sorted(self.estate.projects.items())
+            ]
+
     def _set_next_marker(self, payload: dict[str, Any], end: int, count: int) -> None:
         if end < count:
             payload["next_marker"] = end
@@ -340,6 +430,24 @@ class SandboxServer:
             payload["next_marker"] = count
         elif self.last_page_marker == "zero":
             payload["next_marker"] = 0
+
+
+# IAM routes, matched on the exact raw path: /v3/auth/projects lists the projects the caller may
+# scope to; /v3/projects (with ?name=) is what the official SDK asks to find a region's project.
+_IAM_ROUTES = {
+    "/v3/auth/tokens": "tokens",
+    "/v3/auth/projects": "auth_projects",
+    "/v3/projects": "projects",
+}
+
+
+def _domain_id(project: Project) -> str:
+    """The account owning a project: the `domain_id` its function items carry, if any."""
+    for item in project.functions.values():
+        domain_id = item.get("domain_id")
+        if isinstance(domain_id, str) and domain_id:
+            return domain_id
+    return DEFAULT_DOMAIN_ID
 
 
 def _error_body(code: str, message: str) -> tuple[bytes, str]:

@@ -1,0 +1,131 @@
+-- Question: what in the live configs did the API serve that is missing, malformed or suspicious?
+-- One row per (func_urn, issue, field) of a live config; nothing is dropped or fixed upstream,
+-- so this is where the mess shows. `field` names the column concerned, `reason` explains, and
+-- raw_value is the value as served (or as stored, for numbers). Issues:
+--   param_error            a destination param that could not be read (*_param_error)
+--   unknown_destination    a destination type other than OBS, SMN, DIS, FunctionGraph (or none)
+--   out_of_range           retries outside 0-3 / 0-8, event age outside 60-86400 / 1-86400 (the
+--                          reason says whether only the strict range or every documented range is
+--                          broken), OBS expires outside 0-365 days
+--   missing_value          retries or event age not served, or not an integer
+--   naive_timestamp        a timestamp served without an offset: read in the configured zone
+--   unparseable_timestamp  a timestamp served but not readable (the parsed column is NULL)
+--   urn_error              func_urn could not be read or belongs to another function
+--   unknown_fields         fields the connector has no column for (extra_fields)
+with configs as (
+    select * from staging.stg_async_invoke_configs
+    where is_current
+),
+
+sides as (
+    select
+        func_urn, 'on_success' as side, on_success_destination as destination,
+        on_success_param as param, on_success_param_error as param_error,
+        on_success_expires as expires
+    from configs
+    union all
+    select
+        func_urn, 'on_failure' as side, on_failure_destination as destination,
+        on_failure_param as param, on_failure_param_error as param_error,
+        on_failure_expires as expires
+    from configs
+),
+
+timestamps as (
+    select func_urn, 'created_time' as field, created_time_raw as raw, created_time as parsed
+    from configs
+    union all
+    select func_urn, 'last_modified' as field, last_modified_raw as raw, last_modified as parsed
+    from configs
+),
+
+issues as (
+    select func_urn, 'param_error' as issue, side || '_param' as field,
+        param_error as reason, param as raw_value
+    from sides
+    where param_error is not null
+
+    union all
+    select func_urn, 'unknown_destination', side || '_destination',
+        case when destination is null then 'a param is set but no destination type'
+            else 'unknown destination type ' || destination end,
+        destination
+    from sides
+    where (destination is null and param is not null)
+        or destination not in ('OBS', 'SMN', 'DIS', 'FunctionGraph')
+
+    union all
+    select func_urn, 'out_of_range', side || '_expires',
+        'OBS expires is outside 0-365 days', expires::varchar
+    from sides
+    where destination = 'OBS' and expires not between 0 and 365
+
+    union all
+    select func_urn, 'out_of_range', 'max_async_retry_attempts',
+        case when max_async_retry_attempts between 0 and 8
+            then 'outside the strict range 0-3 (the wider documented range 0-8 allows it)'
+            else 'outside every documented range (0-3, 0-8)' end,
+        max_async_retry_attempts::varchar
+    from configs
+    where max_async_retry_attempts not between 0 and 3
+
+    union all
+    select func_urn, 'out_of_range', 'max_async_event_age_in_seconds',
+        case when max_async_event_age_in_seconds between 1 and 86400
+            then 'outside the strict range 60-86400 (the wider documented range 1-86400 allows it)'
+            else 'outside every documented range (60-86400, 1-86400)' end,
+        max_async_event_age_in_seconds::varchar
+    from configs
+    where max_async_event_age_in_seconds not between 60 and 86400
+
+    union all
+    select func_urn, 'missing_value', 'max_async_retry_attempts',
+        'not served, or not an integer', null
+    from configs
+    where max_async_retry_attempts is null
+
+    union all
+    select func_urn, 'missing_value', 'max_async_event_age_in_seconds',
+        'not served, or not an integer', null
+    from configs
+    where max_async_event_age_in_seconds is null
+
+    union all
+    select func_urn, 'naive_timestamp', field || '_raw',
+        'no UTC offset: read in the configured zone (default +08:00)', raw
+    from timestamps
+    where parsed is not null
+        and regexp_full_match(
+            trim(raw), '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?'
+        )
+
+    union all
+    select func_urn, 'unparseable_timestamp', field || '_raw',
+        'served but not readable as a timestamp: ' || field || ' is NULL', raw
+    from timestamps
+    where raw is not null and parsed is null
+
+    union all
+    select func_urn, 'urn_error', 'func_urn', urn_error, func_urn
+    from configs
+    where urn_error is not null
+
+    union all
+    select func_urn, 'unknown_fields', 'extra_fields',
+        'fields without a column: ' || array_to_string(list_sort(json_keys(extra_fields)), ', '),
+        extra_fields
+    from configs
+    where extra_fields is not null
+)
+
+select
+    i.func_urn,
+    c.function_urn,
+    c.region,
+    c.project_id,
+    i.issue,
+    i.field,
+    i.reason,
+    i.raw_value
+from issues as i
+join configs as c on c.func_urn = i.func_urn
