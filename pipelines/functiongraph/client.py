@@ -116,7 +116,7 @@ class FunctionGraphClient:
                     break
                 wait = self.retry.delay(attempt, transient.retry_after, self._rng)
                 logger.warning(
-                    "%s: %s; retry %d of %d in %.2fs",
+                    "%s: %s; retry %d of %d in %.3fs",
                     what,
                     last_reason,
                     attempt,

@@ -310,37 +310,37 @@ class SandboxServer:
         if method != "GET":
             body, content_type = _error_body("FSS.0405", f"method {method} is not allowed")
             return Reply(405, body, content_type, {"Allow": "GET"})
-        # Faults come first, before routing and auth, as a throttling gateway in front of the
-        # service would: latency, then whatever `Faults.pick` decides (see its precedence).
+        # Faults answer first, before routing errors and auth failures, as a throttling gateway
+        # in front of the service would: latency, then whatever `Faults.pick` decides (see its
+        # precedence).
         latency = self.faults.latency_s
         if latency > 0:
             time.sleep(latency)
         route = _route(raw_path)
         function_urn = route[2] if route is not None else None
+        # Credentials are checked (and recorded in `auth_seen`) even when a fault answers, so a
+        # test can see what every attempt carried, e.g. a fresh X-Sdk-Date on each retry.
+        auth = self.authenticate(method, target, headers, body) if route is not None else None
         fault = self.faults.pick((target, unquote(raw_path)), function_urn)
         if fault is not None and fault.kind != "truncated":
             return _fault_reply(fault)
-        reply = self._serve(method, target, route, query, headers, body)
+        reply = self._serve(route, auth, query)
         if fault is not None:  # truncated: the real body, cut mid-document
             return Reply(fault.status, reply.body[: len(reply.body) // 2], reply.content_type)
         return reply
 
     def _serve(
         self,
-        method: str,
-        target: str,
         route: tuple[str, str, str | None] | None,
+        auth: AuthResult | None,
         query: dict[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
     ) -> Reply:
-        if route is None:
+        if route is None or auth is None:
             return _error(
                 404,
                 "APIG.0101",
                 "The API does not exist or has not been published in the environment",
             )
-        auth = self.authenticate(method, target, headers, body)
         if not auth:
             return _error(auth.status, auth.error_code or "", auth.error_msg or "")
         _, project_id, function_urn = route
