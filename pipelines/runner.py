@@ -104,12 +104,26 @@ def run(pipeline: dlt.Pipeline, source: DltSource) -> RunSummary:
         pipeline.normalize()
         pipeline.load()
     info = pipeline.run(source, loader_file_format="parquet")
+    failures = failures_of(pipeline.state.get("sources", {}).get(source.name, {}))
+    if failures and not has_tables(pipeline):
+        # every scope failed before anything was ever loaded: report that, not missing tables
+        return RunSummary(database_path(pipeline), 0, 0, failures=failures)
     summary = refresh_models(pipeline, started)
-    state = pipeline.state.get("sources", {}).get(source.name, {})
-    summary.failures = failures_of(state)
+    summary.failures = failures
     if info.loads_ids:
         summary.changes = count_changes(pipeline, float(info.loads_ids[-1]))
     return summary
+
+
+def has_tables(pipeline: dlt.Pipeline) -> bool:
+    """Whether both data tables exist (they do after the first load that found anything)."""
+    with pipeline.sql_client() as client:
+        ((count,),) = client.execute_sql(
+            "select count(*) from information_schema.tables where table_schema = %s "
+            "and table_name in ('functions', 'async_invoke_configs')",
+            DATASET_NAME,
+        )
+    return count == 2
 
 
 def count_changes(pipeline: dlt.Pipeline, boundary: float) -> dict[str, dict[str, int]]:
@@ -143,6 +157,11 @@ def count_changes(pipeline: dlt.Pipeline, boundary: float) -> dict[str, dict[str
 def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunSummary:
     """Apply the SQL models to what is loaded and count the live rows."""
     started = time.monotonic() if started is None else started
+    if not has_tables(pipeline):
+        raise FunctionGraphError(
+            f"nothing has been loaded into {database_path(pipeline)} yet: "
+            "run `python -m pipelines run` first"
+        )
     with pipeline.sql_client() as client:
         models = apply_models(client)
         ((functions,),) = client.execute_sql(

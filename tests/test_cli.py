@@ -93,7 +93,7 @@ def test_rejected_token_fails_with_one_line_and_no_secret(
     code = main(["--quiet", "run", "--database", str(tmp_path / "x.duckdb")])
     captured = capsys.readouterr()
     assert code == EXIT_FAILED
-    assert captured.err.startswith("error: listing functions of project")
+    assert captured.err.startswith("error: 1 scope(s) incomplete, first: listing functions of")
     assert "auth_token rejected (check CREDENTIALS__AUTH_TOKEN" in captured.err
     assert "HTTP 401 APIG.1002" in captured.err
     assert "wrong-token-5e1d" not in captured.out + captured.err
@@ -140,3 +140,20 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("run", "demo", "sandbox", "models"):
         assert command in out
+
+
+def test_project_list_from_the_environment(
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(monkeypatch, sandbox)
+    monkeypatch.delenv("SOURCES__FUNCTIONGRAPH__REGION")
+    monkeypatch.delenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID")
+    monkeypatch.setenv(
+        "SOURCES__FUNCTIONGRAPH__PROJECTS",
+        f'[{{"region": "{REGION}", "project_id": "{PROJECT}", "endpoint": "{sandbox.url}"}}]',
+    )
+    assert main(["--quiet", "run", "--database", str(tmp_path / "x.duckdb")]) == EXIT_OK
+    assert "loaded 4 functions and 9 live async-invoke configs" in capsys.readouterr().out

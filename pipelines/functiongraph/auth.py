@@ -15,7 +15,6 @@ import requests
 from pipelines.functiongraph.credentials import FunctionGraphCredentials
 from pipelines.functiongraph.iam import IamPasswordAuth
 from pipelines.functiongraph.retries import RetryPolicy
-from pipelines.functiongraph.settings import Scope
 from pipelines.functiongraph.signing import AkSkAuth
 
 # What to check when the API rejects a credential kind (shown in the one-line error).
@@ -52,13 +51,17 @@ class TokenAuth:
 
 def auth_from_credentials(
     credentials: FunctionGraphCredentials,
-    scope: Scope,
+    project_id: str | None,
     iam_endpoint: str,
     *,
     timeout: float,
     retry: RetryPolicy,
 ) -> RequestAuth:
-    """The authentication for the one configured credential kind (`ConfigError` otherwise)."""
+    """The authentication for the one configured credential kind (`ConfigError` otherwise).
+
+    `project_id` None means an account-level call (project discovery, AK/SK only): the request
+    is then signed without `X-Project-Id`.
+    """
     kind = credentials.kind()
     if kind == "auth_token":
         return TokenAuth(str(credentials.auth_token))
@@ -68,13 +71,13 @@ def auth_from_credentials(
             str(credentials.username),
             str(credentials.password),
             str(credentials.domain_name),
-            scope.project_id,
+            str(project_id),
             timeout=timeout,
             retry=retry,
         )
     return AkSkAuth(
         str(credentials.access_key),
         str(credentials.secret_key),
-        scope.project_id,
+        project_id or "",
         security_token=str(credentials.security_token) if credentials.security_token else None,
     )

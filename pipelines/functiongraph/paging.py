@@ -31,6 +31,8 @@ class MarkerPaginator:
     pages: int = 0
     items_seen: int = 0
     stop_reason: str | None = None
+    count: int | None = None
+    """The total the server announced on the last page read, when it sent one."""
 
     @property
     def done(self) -> bool:
@@ -62,7 +64,8 @@ class MarkerPaginator:
         self.pages += 1
         self.items_seen += len(items)
         raw_next, raw_count = self.read_markers(body)
-        self.stop_reason = self._stop_reason(items, raw_next, as_int(raw_count))
+        self.count = as_int(raw_count)
+        self.stop_reason = self._stop_reason(items, raw_next, self.count)
         if self.stop_reason is None:
             self.marker = as_int(raw_next)  # type: ignore[assignment]  # checked by _stop_reason
         return items

@@ -1,16 +1,20 @@
 """The `functiongraph` dlt source: list functions, then fetch each function's async-invoke configs.
 
 Config section `sources.functiongraph`, so every argument below has the environment form
-`SOURCES__FUNCTIONGRAPH__<NAME>`. All validation happens when the source is created, before any
-request, so a bad configuration never leaves a half-written load behind.
+`SOURCES__FUNCTIONGRAPH__<NAME>`. One run covers one or many (region, project) scopes; a scope
+that fails (auth, a region not enabled, retries exhausted) is recorded and the others carry on.
+All validation happens when the source is created, before any FunctionGraph request, so a bad
+configuration never leaves a half-written load behind.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
@@ -36,13 +40,18 @@ from pipelines.functiongraph.records import (
     shape_function,
 )
 from pipelines.functiongraph.retries import RetryPolicy
+from pipelines.functiongraph.scopes import (
+    GLOBAL_IAM_ENDPOINT,
+    configured_scopes,
+    discover_scopes,
+    region_filter,
+)
 from pipelines.functiongraph.settings import (
     Scope,
     bounded,
     check_endpoint,
     default_iam_endpoint,
     env_key,
-    make_scope,
 )
 from pipelines.functiongraph.snapshots import (
     CONFIGS_DISPOSITION,
@@ -55,7 +64,6 @@ from pipelines.functiongraph.snapshots import (
     RunOutcome,
     config_marker,
     function_marker,
-    is_marker,
 )
 from pipelines.functiongraph.timestamps import parse_zone
 from pipelines.functiongraph.urns import quote_urn
@@ -71,6 +79,8 @@ def functiongraph(
     region: str | None = None,
     project_id: str | None = None,
     endpoint: str | None = None,
+    projects: Any = None,
+    regions: Any = None,
     iam_endpoint: str | None = None,
     credentials: FunctionGraphCredentials = dlt.secrets.value,
     naive_timezone: str = "+08:00",
@@ -83,8 +93,9 @@ def functiongraph(
     max_workers: int = 8,
     requests_per_second: float = 20.0,
 ) -> Any:
-    """FunctionGraph functions and their async-invoke configs for one region and project."""
-    scope = make_scope(region, project_id, endpoint)
+    """FunctionGraph functions and their async-invoke configs, for every configured scope."""
+    credentials = credentials or FunctionGraphCredentials()
+    credentials.kind()  # fail on credentials before anything else
     try:
         zone = parse_zone(naive_timezone)
     except ValueError as exc:
@@ -95,40 +106,71 @@ def functiongraph(
         backoff_base=bounded("backoff_base", backoff_base, 0, 600, float),
         backoff_max=bounded("backoff_max", backoff_max, 0, 3600, float),
     )
-    iam = check_endpoint(iam_endpoint, "iam_endpoint") if iam_endpoint else None
-    auth = auth_from_credentials(
-        credentials or FunctionGraphCredentials(),
-        scope,
-        iam or default_iam_endpoint(scope.region),
-        timeout=timeout,
-        retry=retry,
-    )
-    client = FunctionGraphClient(
-        scope.endpoint,
-        auth,
-        timeout=timeout,
-        retry=retry,
-        rate_limiter=RateLimiter(
-            bounded("requests_per_second", requests_per_second, 0, 10000, float)
-        ),
-    )
+    limiter = RateLimiter(bounded("requests_per_second", requests_per_second, 0, 10000, float))
     workers = bounded("max_workers", max_workers, 1, 64)
+    functions_page = bounded("functions_page_size", functions_page_size, 1, FUNCTIONS_PAGE_MAX)
+    configs_page = bounded("configs_page_size", configs_page_size, 1, CONFIGS_PAGE_MAX)
+    iam = check_endpoint(iam_endpoint, "iam_endpoint") if iam_endpoint else None
+
+    def client_for(base_url: str, project: str | None, iam_base: str) -> FunctionGraphClient:
+        auth = auth_from_credentials(credentials, project, iam_base, timeout=timeout, retry=retry)
+        return FunctionGraphClient(
+            base_url, auth, timeout=timeout, retry=retry, rate_limiter=limiter
+        )
+
+    scopes = configured_scopes(region, project_id, endpoint, projects)
+    if scopes is None and credentials.kind() != "access_key":
+        raise ConfigError(
+            f"{env_key('project_id')} is not set: set it (with {env_key('region')}), list "
+            f"{env_key('projects')}, or use AK/SK credentials to discover the projects"
+        )
+    if scopes is None:
+        wanted = region_filter(region, regions)
+        single_region = next(iter(wanted)) if wanted and len(wanted) == 1 else None
+        discovery_iam = iam or (
+            default_iam_endpoint(single_region) if single_region else GLOBAL_IAM_ENDPOINT
+        )
+        scopes = discover_scopes(
+            client_for(discovery_iam, None, discovery_iam),
+            wanted,
+            check_endpoint(endpoint) if endpoint else None,
+        )
+    runs = [
+        ScopeRun(
+            scope,
+            client_for(scope.endpoint, scope.project_id, iam or default_iam_endpoint(scope.region)),
+        )
+        for scope in scopes
+    ]
     run_id = uuid.uuid4().hex  # ties the failures recorded in source state to this run
-    listing = function_listing(
-        client,
-        scope,
-        bounded("functions_page_size", functions_page_size, 1, FUNCTIONS_PAGE_MAX),
-        run_id,
+    return function_listing(runs, functions_page, run_id) | function_inventory(
+        runs, zone, configs_page, workers, run_id
     )
-    inventory = function_inventory(
-        client,
-        scope,
-        zone,
-        bounded("configs_page_size", configs_page_size, 1, CONFIGS_PAGE_MAX),
-        workers,
-        run_id,
-    )
-    return listing | inventory
+
+
+@dataclass
+class ScopeRun:
+    """One scope's client and progress during a run; shared by the listing and the workers."""
+
+    scope: Scope
+    client: FunctionGraphClient
+    listed: int | None = None
+    done: int = 0
+    auth_failure: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stop_for_auth(self, exc: AuthError, outcome: RunOutcome) -> None:
+        """The first auth failure stops the scope; later functions send no request at all."""
+        with self.lock:
+            if self.auth_failure is None:
+                self.auth_failure = str(exc)
+                outcome.fail(f"{exc}; nothing more was requested in {self.scope}")
+
+    def progress(self, functions: int) -> None:
+        with self.lock:
+            self.done += functions
+            done, listed = self.done, self.listed
+        logger.info("%s: configs of %d/%s functions fetched", self.scope, done, listed or "?")
 
 
 def identified(items: list[Any], what: str) -> Iterator[dict[str, Any]]:
@@ -140,10 +182,9 @@ def identified(items: list[Any], what: str) -> Iterator[dict[str, Any]]:
             logger.warning("%s: skipping an item without func_urn: %s", what, str(item)[:200])
 
 
-def function_listing(
-    client: FunctionGraphClient, scope: Scope, page_size: int, run_id: str
-) -> DltResource:
-    """ListFunctions items, then a `project_complete` marker if every page arrived.
+def function_listing(runs: list[ScopeRun], page_size: int, run_id: str) -> DltResource:
+    """ListFunctions of every scope in turn, each closed by a `project_complete` marker if every
+    page arrived. A failing scope is recorded and skipped; the others carry on.
 
     Not loaded itself (`selected=False`): it feeds the inventory transformer, which writes both
     tables once it knows whether each function's configs could be fetched.
@@ -152,31 +193,29 @@ def function_listing(
     @dlt.resource(name="function_listing", selected=False)
     def function_listing() -> Iterator[list[dict[str, Any]]]:
         outcome = RunOutcome(dlt.current.source_state(), run_id)
-        paginator = FunctionListPaginator(page_size=page_size)
-        what = f"listing functions of {scope}"
-        try:
-            for items in client.pages(f"/v2/{scope.project_id}/fgs/functions", paginator, what):
-                yield list(identified(items, what))
-        except AuthError:
-            raise
-        except FunctionGraphError as exc:
-            outcome.fail(f"{exc}; nothing in this project was retired")
-            return
-        if paginator.complete:
-            yield [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)]
-        else:
-            outcome.fail(f"{what}: paging stopped early ({paginator.stop_reason})")
+        for index, run in enumerate(runs):
+            scope = run.scope
+            paginator = FunctionListPaginator(page_size=page_size)
+            what = f"listing functions of {scope}"
+            try:
+                path = f"/v2/{scope.project_id}/fgs/functions"
+                for items in run.client.pages(path, paginator, what):
+                    run.listed = paginator.count
+                    yield [{"scope": index, "item": item} for item in identified(items, what)]
+            except FunctionGraphError as exc:
+                outcome.fail(f"{exc}; nothing in this project was retired")
+                continue
+            if paginator.complete:
+                logger.info("%s: %d functions listed", scope, paginator.items_seen)
+                yield [{"scope": index, SCOPE_COLUMN: PROJECT_COMPLETE}]
+            else:
+                outcome.fail(f"{what}: paging stopped early ({paginator.stop_reason})")
 
     return function_listing
 
 
 def function_inventory(
-    client: FunctionGraphClient,
-    scope: Scope,
-    zone: tzinfo,
-    page_size: int,
-    workers: int,
-    run_id: str,
+    runs: list[ScopeRun], zone: tzinfo, page_size: int, workers: int, run_id: str
 ) -> DltResource:
     """For each listed function: its config rows and its function row, or a failure marker."""
     functions_hints = dlt.mark.make_hints(
@@ -196,15 +235,18 @@ def function_inventory(
     def to_configs(rows: list[dict[str, Any]]) -> Any:
         return dlt.mark.with_hints(rows, configs_hints, create_table_variant=True)
 
-    def inventory_one(item: dict[str, Any], outcome: RunOutcome) -> list[Any]:
+    def inventory_one(run: ScopeRun, item: dict[str, Any], outcome: RunOutcome) -> list[Any]:
         """Everything one listed function contributes, fetched in a worker thread."""
-        urn = item["func_urn"]
+        scope, urn = run.scope, item["func_urn"]
         what = f"async-invoke configs of {urn}"
         function = shape_function(
             item, region=scope.region, project_id=scope.project_id, naive_zone=zone
         )
+        incomplete = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
+        if run.auth_failure is not None:
+            return [to_configs([incomplete]), to_functions([function])]
         try:
-            configs = fetch_configs(client, scope, zone, page_size, urn)
+            configs = fetch_configs(run.client, scope, zone, page_size, urn)
         except FunctionNotFound:
             # Gone since it was listed: retire its configs, and leave its function row out so
             # that the complete project retires it too.
@@ -212,13 +254,13 @@ def function_inventory(
             return [
                 to_configs([config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)])
             ]
-        except AuthError:
-            raise
+        except AuthError as exc:
+            run.stop_for_auth(exc, outcome)
+            return [to_configs([incomplete]), to_functions([function])]
         except (FunctionGraphError, ValueError) as exc:
             reason = str(exc) if isinstance(exc, FunctionGraphError) else f"{what}: {exc}"
             outcome.fail(f"{reason}; its last loaded rows are kept")
-            marker = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
-            return [to_configs([marker]), to_functions([function])]
+            return [to_configs([incomplete]), to_functions([function])]
         marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
         return [to_configs([*configs, marker]), to_functions([function])]
 
@@ -226,13 +268,21 @@ def function_inventory(
     def function_inventory(listed: list[dict[str, Any]]) -> Iterator[Any]:
         """One page of listed functions; their configs are fetched by a bounded thread pool."""
         outcome = RunOutcome(dlt.current.source_state(), run_id)
-        functions = [item for item in listed if not is_marker(item)]
-        if len(functions) < len(listed):  # the listing was complete
-            yield to_functions([item for item in listed if is_marker(item)])
-            yield to_configs([config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)])
+        work = []
+        for entry in listed:
+            scope = runs[entry["scope"]].scope
+            if SCOPE_COLUMN in entry:  # the scope's listing was complete
+                yield to_functions(
+                    [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)]
+                )
+                yield to_configs([config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)])
+            else:
+                work.append((runs[entry["scope"]], entry["item"]))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fgs") as pool:
-            for contribution in pool.map(lambda item: inventory_one(item, outcome), functions):
+            for contribution in pool.map(lambda job: inventory_one(*job, outcome), work):
                 yield from contribution
+        if work:
+            work[0][0].progress(len(work))
 
     return function_inventory
 
