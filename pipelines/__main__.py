@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="DuckDB file (default: dlt's DESTINATION__DUCKDB__CREDENTIALS, "
         "else fgs_async_configs.duckdb in the current folder)",
     )
+    add_destination(run)
+    run.add_argument(
+        "--summary-json",
+        metavar="PATH",
+        help="also write the run summary as JSON to PATH ('-' prints it instead of the text)",
+    )
 
     demo = commands.add_parser(
         "demo", help="start the sandbox API, run the pipeline against it, print a report"
@@ -71,15 +77,32 @@ def build_parser() -> argparse.ArgumentParser:
         "models", help="re-apply the SQL models to an existing database, without extracting"
     )
     models.add_argument("--database", help="DuckDB file (default as for `run`)")
+    add_destination(models)
     return parser
+
+
+def add_destination(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--destination",
+        choices=("duckdb", "postgres", "filesystem"),
+        help="where to load (default: dlt config fgs.destination / FGS__DESTINATION, else duckdb;"
+        " postgres reads DESTINATION__POSTGRES__CREDENTIALS; filesystem loads the DuckDB file and"
+        " publishes parquet to DESTINATION__FILESYSTEM__BUCKET_URL)",
+    )
 
 
 def command_run(args: argparse.Namespace) -> int:
     from pipelines.functiongraph.source import functiongraph
-    from pipelines.runner import make_pipeline, run
+    from pipelines.publish import bucket_url
+    from pipelines.runner import destination_name, make_pipeline, run
 
-    summary = run(make_pipeline(database=args.database), functiongraph())
-    print("\n".join(summary.lines()))
+    destination = destination_name(args.destination)
+    publish_to = bucket_url() if destination == "filesystem" else None
+    pipeline = make_pipeline(destination=destination, database=args.database)
+    summary = run(pipeline, functiongraph(), publish_to=publish_to)
+    if args.summary_json and args.summary_json != "-":
+        Path(args.summary_json).write_text(summary.to_json() + "\n", encoding="utf-8")
+    print(summary.to_json() if args.summary_json == "-" else "\n".join(summary.lines()))
     return report_failures(summary)
 
 
@@ -97,7 +120,7 @@ def report_failures(summary: RunSummary) -> int:
 def command_models(args: argparse.Namespace) -> int:
     from pipelines.runner import make_pipeline, refresh_models
 
-    summary = refresh_models(make_pipeline(database=args.database))
+    summary = refresh_models(make_pipeline(destination=args.destination, database=args.database))
     print("\n".join(summary.lines()[1:]))
     return EXIT_OK
 

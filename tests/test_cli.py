@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines.__main__ import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
 from pipelines.sandbox import SandboxServer
-from tests.conftest import PROJECT, REGION, TOKEN
+from tests.conftest import ALPHA, PROJECT, REGION, TOKEN
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, token: str = TOKEN) -> None:
@@ -157,3 +159,70 @@ def test_project_list_from_the_environment(
     )
     assert main(["--quiet", "run", "--database", str(tmp_path / "x.duckdb")]) == EXIT_OK
     assert "loaded 4 functions and 9 live async-invoke configs" in capsys.readouterr().out
+
+
+def test_json_summary_for_orchestrators(
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(monkeypatch, sandbox)
+    summary_file = tmp_path / "summary.json"
+    database = str(tmp_path / "x.duckdb")
+    args = ["--quiet", "run", "--database", database, "--summary-json", str(summary_file)]
+    assert main(args) == EXIT_OK
+    written = json.loads(summary_file.read_text())
+    assert written["ok"] is True and written["failures"] == []
+    assert (written["functions"], written["configs"]) == (4, 9)
+    assert written["scopes"] == {
+        f"{REGION}/{PROJECT}": {"created": 9, "updated": 0, "deleted": 0, "unchanged": 0}
+    }
+    assert written["seconds"] > 0
+    capsys.readouterr()
+    sandbox.faults.inject(path_contains="async-invoke-configs", status=500, times=100)
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__MAX_ATTEMPTS", "1")
+    assert main(["--quiet", "run", "--database", database, "--summary-json", "-"]) == EXIT_FAILED
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["ok"] is False and len(printed["failures"]) == 4
+    assert printed["scopes"][f"{REGION}/{PROJECT}"]["unchanged"] == 9
+
+
+def test_filesystem_destination_publishes_parquet(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configure(monkeypatch, sandbox)
+    bucket = tmp_path / "bucket"
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", str(bucket))
+    args = [
+        "--quiet",
+        "run",
+        "--destination",
+        "filesystem",
+        "--database",
+        str(tmp_path / "x.duckdb"),
+    ]
+    assert main(args) == EXIT_OK
+    sandbox.estate.delete_config(f"{ALPHA}:v1")
+    assert main(args) == EXIT_OK
+
+    def rows(table: str, where: str = "true") -> int:
+        files = str(bucket / "functiongraph" / table / "*.parquet")
+        return duckdb.sql(f"select count(*) from read_parquet('{files}') where {where}").fetchone()[
+            0
+        ]
+
+    assert rows("async_invoke_configs") == 9  # history: the deleted version is kept, closed
+    assert rows("async_invoke_configs", "_dlt_valid_to is null") == 8
+    assert rows("reporting__current_async_invoke_configs") == 8
+    assert rows("reporting__async_invoke_config_changes", "change_type = 'deleted'") == 1
+    assert rows("functions") == 4
+
+
+def test_filesystem_destination_needs_a_bucket_before_anything_runs(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(monkeypatch, sandbox)
+    assert main(["run", "--destination", "filesystem"]) == EXIT_CONFIG
+    assert "DESTINATION__FILESYSTEM__BUCKET_URL" in capsys.readouterr().err
+    assert sandbox.requests_seen == []

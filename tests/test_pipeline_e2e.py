@@ -47,7 +47,8 @@ CURRENT = """
 """
 
 
-def test_loads_exactly_the_served_configs(loader: Loader) -> None:
+def test_loads_exactly_the_served_configs(any_loader: Loader) -> None:
+    loader = any_loader
     summary = loader.run()
     assert (summary.functions, summary.configs) == (4, 9)
     assert loader.query(CURRENT) == EXPECTED
