@@ -126,11 +126,32 @@ def test_apply_creates_the_views_in_order(tmp_path: Path, database: DuckDBAdapte
             "staging/numbers": "select n from raw.numbers",
         },
     )
-    applied = apply_models(database, discover_models(root))
-    assert applied == ["staging.numbers", "reporting.total"]
+    applied, skipped = apply_models(database, discover_models(root))
+    assert (applied, skipped) == (["staging.numbers", "reporting.total"], [])
     assert database.execute_sql("select total from reporting.total") == [(10,)]
     # applying again replaces the views instead of failing
-    assert apply_models(database, discover_models(root)) == applied
+    assert apply_models(database, discover_models(root)) == (applied, [])
+
+
+def test_models_of_another_dialect_are_skipped_with_a_reason(
+    tmp_path: Path, database: DuckDBAdapter
+) -> None:
+    root = write_models(
+        tmp_path,
+        {
+            "staging/numbers": "select n from raw.numbers",
+            "reporting/pg_only": "-- Question: postgres syntax\n-- dialect: postgres\n"
+            "select n::text from staging.numbers",
+            "reporting/reads_pg_only": "select * from reporting.pg_only",
+            "reporting/both": "-- dialect: duckdb, postgres\nselect count(*) from staging.numbers",
+        },
+    )
+    applied, skipped = apply_models(database, discover_models(root))
+    assert applied == ["staging.numbers", "reporting.both"]
+    assert skipped == [
+        "reporting.pg_only is postgres-only",
+        "reporting.reads_pg_only reads reporting.pg_only",
+    ]
 
 
 def test_broken_model_fails_with_its_file_and_the_database_message(

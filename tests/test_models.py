@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
+from pipelines.models import apply_models, discover_models
 from pipelines.sandbox import (
     ABSENT,
     Estate,
@@ -34,6 +36,7 @@ from pipelines.sandbox import (
     make_function_item,
 )
 from tests.conftest import PROJECT, REGION, TOKEN, Loader
+from tests.test_model_runner import DuckDBAdapter
 
 P = PROJECT
 Q = "b2c3d4e5f60718293a4b5c6d7e8f90a1"
@@ -288,10 +291,11 @@ def test_dangling_destinations(loaded: Loader) -> None:
 
 def test_destination_cycles(loaded: Loader) -> None:
     assert columns(loaded, "destination_cycles") == [
-        "cycle_length", "path", "short_path", "functions", "via_configs",
+        "kind", "cycle_length", "path", "short_path", "functions", "via_configs",
     ]  # fmt: skip
     assert view(loaded, "destination_cycles", "path") == [
         (
+            "cycle",
             3,
             f"{C} → {D} → {E} → {C}",
             "billing/c → billing/d → billing/e → billing/c",
@@ -299,13 +303,59 @@ def test_destination_cycles(loaded: Loader) -> None:
             [f"{C}:latest (on_success)", f"{D}:latest (on_failure)", f"{E}:v1 (on_failure)"],
         ),
         (
+            "cycle",
             2,
             f"{A} → {B} → {A}",
             "default/a → default/b → default/a",
             [A, B],
             [f"{A}:latest (on_failure)", f"{B}:latest (on_success)"],
         ),
-        (1, f"{F} → {F}", "default/f → default/f", [F], [f"{F}:latest (on_failure)"]),
+        ("cycle", 1, f"{F} → {F}", "default/f → default/f", [F], [f"{F}:latest (on_failure)"]),
+    ]
+
+
+def test_destination_cycles_longer_than_ten_functions_are_grouped() -> None:
+    """The cycle search alone, on a plain DuckDB holding just the view it reads."""
+    connection = duckdb.connect()
+    connection.execute(
+        "create schema reporting; create table reporting.current_async_invoke_configs ("
+        "func_urn text, function_urn text, on_success_destination text, on_success_target text, "
+        "on_failure_destination text, on_failure_target text)"
+    )
+    ring = [urn("ring", f"r{i:02d}") for i in range(1, 12)]  # r01 -> ... -> r11 -> r01
+    x, y = urn("pair", "x"), urn("pair", "y")
+    rows = [
+        (f"{source}:latest", source, "FunctionGraph", f"{target}:latest", None, None)
+        for source, target in zip(ring, [*ring[1:], ring[0]], strict=True)
+    ]
+    rows += [
+        (f"{x}:latest", x, "FunctionGraph", y, "FunctionGraph", f"{y}:v1"),  # the same edge 3x
+        (f"{x}:v1", x, "FunctionGraph", y, "SMN", TOPIC_P),
+        (f"{y}:latest", y, None, None, "FunctionGraph", f"{x}:!prod"),
+        (f"{y}:v1", y, "FunctionGraph", "not-a-urn", "FunctionGraph", GHOST),
+    ]
+    connection.executemany(
+        "insert into reporting.current_async_invoke_configs values (?, ?, ?, ?, ?, ?)", rows
+    )
+    (model,) = [m for m in discover_models() if m.view == "reporting.destination_cycles"]
+    apply_models(DuckDBAdapter(connection), [model])
+    assert connection.execute(
+        "select * from reporting.destination_cycles order by kind, path"
+    ).fetchall() == [
+        (
+            "cycle",
+            2,
+            f"{x} → {y} → {x}",
+            "pair/x → pair/y → pair/x",
+            [x, y],
+            [
+                f"{x}:latest (on_failure)",
+                f"{x}:latest (on_success)",
+                f"{x}:v1 (on_success)",
+                f"{y}:latest (on_failure)",
+            ],
+        ),
+        ("longer_loops", None, None, None, ring, [f"{r}:latest (on_success)" for r in ring]),
     ]
 
 
@@ -402,6 +452,6 @@ def test_config_changes_daily_and_history_after_changes(tmp_path: Path) -> None:
     )
     assert dangling == [(f"{D}:latest", False, second, "target function is not live")]
     # b no longer sends to a, and e's config is gone: only f's loop is left
-    assert loader.query("select short_path from reporting.destination_cycles") == [
-        ("default/f → default/f",)
+    assert loader.query("select kind, short_path from reporting.destination_cycles") == [
+        ("cycle", "default/f → default/f")
     ]

@@ -10,6 +10,7 @@
 --   'target is in another project'  SMN topic or function outside the config's project
 -- target_exists is true/false for function targets of a loaded project, and NULL when it cannot
 -- be known (the target's project was not loaded, or the target is not a function URN / is SMN).
+-- dialect: duckdb
 with configs as (
     select * from reporting.current_async_invoke_configs
 ),

@@ -12,6 +12,7 @@
 --   unparseable_timestamp  a timestamp served but not readable (the parsed column is NULL)
 --   urn_error              func_urn could not be read or belongs to another function
 --   unknown_fields         fields the connector has no column for (extra_fields)
+-- dialect: duckdb
 with configs as (
     select * from staging.stg_async_invoke_configs
     where is_current

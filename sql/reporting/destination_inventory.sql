@@ -8,6 +8,7 @@
 -- only), 'destination type missing' (a param without a destination) or 'param has no usable
 -- target' (see the config's *_param_error). target_missing_reason is NULL when target is set.
 -- Sides with no destination configured are not counted.
+-- Portable SQL (DuckDB and PostgreSQL).
 with configs as (
     select * from reporting.current_async_invoke_configs
 ),

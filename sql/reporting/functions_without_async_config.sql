@@ -3,6 +3,7 @@
 -- version or alias. Such a function runs async invocations on the platform defaults: no
 -- destination is told about successes or failures. configs_before counts the configs it had in
 -- earlier loads (0 = never had one); last_config_deleted_at is when the last of them went away.
+-- Portable SQL (DuckDB and PostgreSQL).
 with live_functions as (
     select * from staging.stg_functions
     where is_current

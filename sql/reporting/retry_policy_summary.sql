@@ -6,6 +6,7 @@
 -- every range); *_outside_documented_ranges counts values no documented range allows.
 -- retry_attempt_counts maps each served retry value to its number of configs; *_missing count
 -- configs where the value was not served or not an integer (NULL), which min/avg/max ignore.
+-- dialect: duckdb
 with configs as (
     select * from reporting.current_async_invoke_configs
 ),
