@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--region", default=DEMO_REGION)
     sandbox.add_argument("--project-id", default=DEMO_PROJECT_ID)
     sandbox.add_argument("--token", default=DEMO_TOKEN, help="the X-Auth-Token it accepts")
+    sandbox.add_argument("--access-key", help="an AK whose signed requests it accepts")
+    sandbox.add_argument("--secret-key", help="the SK of --access-key")
     sandbox.add_argument("--page-size", type=int, default=100, help="largest page it serves")
     sandbox.add_argument(
         "--latency-ms", type=float, default=0.0, help="delay added to each request"
@@ -166,6 +168,7 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_sandbox(args: argparse.Namespace) -> int:
+    from pipelines.functiongraph.errors import ConfigError
     from pipelines.sandbox import SandboxServer, generate_estate
 
     estate = generate_estate(
@@ -173,8 +176,11 @@ def command_sandbox(args: argparse.Namespace) -> int:
         projects=[(args.region, args.project_id)],
         functions_per_project=args.functions,
     )
+    if bool(args.access_key) != bool(args.secret_key):
+        raise ConfigError("--access-key and --secret-key go together")
     server = SandboxServer(
         estate,
+        access_keys={args.access_key: args.secret_key} if args.access_key else None,
         host=args.host,
         port=args.port,
         tokens=(args.token,),
@@ -187,7 +193,9 @@ def command_sandbox(args: argparse.Namespace) -> int:
         f"  export SOURCES__FUNCTIONGRAPH__ENDPOINT={server.url}\n"
         f"  export SOURCES__FUNCTIONGRAPH__REGION={args.region}\n"
         f"  export SOURCES__FUNCTIONGRAPH__PROJECT_ID={args.project_id}\n"
-        f"  export SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN=<the --token value>",
+        f"  export SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN=<the --token value>\n"
+        f"  (or ..._ACCESS_KEY/_SECRET_KEY with --access-key/--secret-key, and\n"
+        f"   SOURCES__FUNCTIONGRAPH__IAM_ENDPOINT={server.url} for project discovery)",
         flush=True,
     )
     with contextlib.suppress(KeyboardInterrupt):

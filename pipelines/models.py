@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from pipelines.functiongraph.errors import FunctionGraphError
 
 LAYERS = ("staging", "reporting")
-_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+# comments and string literals: names inside them are not references
+_NOT_CODE = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.DOTALL)
 _DIALECT = re.compile(r"^--\s*dialect:\s*([a-z0-9_, ]+)$", re.MULTILINE)
 
 
@@ -48,8 +49,8 @@ class Model:
         return {d.strip() for d in found.group(1).split(",")} if found else None
 
     def references(self) -> set[str]:
-        """`layer.name` views this model reads (comments ignored)."""
-        code = _COMMENT.sub(" ", self.sql)
+        """`layer.name` views this model reads (comments and string literals ignored)."""
+        code = _NOT_CODE.sub(" ", self.sql)
         pattern = r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b"
         return {f"{layer}.{name}" for layer, name in re.findall(pattern, code, re.IGNORECASE)}
 
@@ -95,19 +96,26 @@ def apply_models(
     skipped: dict[str, str] = {}
     for layer in LAYERS:
         client.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
-    for model in models if models is not None else discover_models():
-        blocked = sorted(model.references() & skipped.keys())
-        if model.dialects is not None and dialect not in model.dialects:
-            skipped[model.view] = f"{model.view} is {'/'.join(sorted(model.dialects))}-only"
-            continue
-        if blocked:
-            skipped[model.view] = f"{model.view} reads {', '.join(blocked)}"
-            continue
-        body = model.sql.strip().rstrip(";")
-        try:
-            client.execute_sql(f"CREATE OR REPLACE VIEW {model.view} AS\n{body}")
-        except Exception as exc:  # the database's own message is the useful part
-            message = " ".join(str(exc).split())
-            raise ModelError(f"{model.path}: {message}") from None
-        applied.append(model.view)
+    # one transaction: a broken model leaves every view as it was, not half replaced
+    client.execute_sql("BEGIN TRANSACTION")
+    try:
+        for model in models if models is not None else discover_models():
+            blocked = sorted(model.references() & skipped.keys())
+            if model.dialects is not None and dialect not in model.dialects:
+                skipped[model.view] = f"{model.view} is {'/'.join(sorted(model.dialects))}-only"
+                continue
+            if blocked:
+                skipped[model.view] = f"{model.view} reads {', '.join(blocked)}"
+                continue
+            body = model.sql.strip().rstrip(";")
+            try:
+                client.execute_sql(f"CREATE OR REPLACE VIEW {model.view} AS\n{body}")
+            except Exception as exc:  # the database's own message is the useful part
+                message = " ".join(str(exc).split())
+                raise ModelError(f"{model.path}: {message}") from None
+            applied.append(model.view)
+    except BaseException:
+        client.execute_sql("ROLLBACK")
+        raise
+    client.execute_sql("COMMIT")
     return applied, list(skipped.values())

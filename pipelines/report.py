@@ -10,7 +10,8 @@ def _rows(client: Any, sql: str) -> list[tuple[Any, ...]]:
 
 
 def render_report(client: Any, limit: int = 10) -> list[str]:
-    """Destinations in use and the configs that drop failures, as printable lines."""
+    """Destinations in use, configs that drop failures, loops, dangling targets and data
+    quality, as printable lines (the demo runs on DuckDB, where every view exists)."""
     lines = ["", "Destinations of live async-invoke configs (on success / on failure):"]
     for destination, on_success, on_failure in _rows(
         client,
@@ -38,10 +39,17 @@ def render_report(client: Any, limit: int = 10) -> list[str]:
             f"  ... and {len(silent) - limit} more: see "
             "reporting.functions_without_failure_destination"
         )
-    ((unreadable,),) = _rows(
-        client,
-        "select count(*) from reporting.current_async_invoke_configs "
-        "where on_success_param_error is not null or on_failure_param_error is not null",
+    cycles = _rows(
+        client, "select cycle_length, short_path from reporting.destination_cycles order by 1, 2"
     )
-    lines += ["", f"Configs with a destination param that could not be read: {unreadable}"]
+    lines += ["", f"Function -> function loops between async destinations: {len(cycles)}"]
+    lines += [f"  {path}" for _, path in cycles[:limit]]
+    ((dangling,),) = _rows(client, "select count(*) from reporting.dangling_destinations")
+    lines.append(f"Destinations pointing at missing or foreign targets: {dangling}")
+    issues = _rows(
+        client,
+        "select issue, count(*) from reporting.data_quality_issues group by issue order by issue",
+    )
+    lines += ["", "Data-quality issues (reporting.data_quality_issues):"]
+    lines += [f"  {issue:<22} {count:>5}" for issue, count in issues] or ["  none"]
     return lines

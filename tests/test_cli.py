@@ -226,3 +226,28 @@ def test_filesystem_destination_needs_a_bucket_before_anything_runs(
     assert main(["run", "--destination", "filesystem"]) == EXIT_CONFIG
     assert "DESTINATION__FILESYSTEM__BUCKET_URL" in capsys.readouterr().err
     assert sandbox.requests_seen == []
+
+
+def test_sandbox_command_serves_a_run_with_discovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = ["sandbox", "--port", "0", "--functions", "12"]
+    keys = ["--access-key", "AK-CLI", "--secret-key", "SK-CLI"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", *command, *keys],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[4]  # "sandbox FunctionGraph API on <url> ..."
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", url)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__IAM_ENDPOINT", url)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__CREDENTIALS__ACCESS_KEY", "AK-CLI")
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__CREDENTIALS__SECRET_KEY", "SK-CLI")
+        code = main(["--quiet", "run", "--database", str(tmp_path / "x.duckdb")])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert code == EXIT_OK
+    assert "loaded 12 functions" in capsys.readouterr().out

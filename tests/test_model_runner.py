@@ -60,6 +60,14 @@ def test_models_come_in_dependency_order(tmp_path: Path) -> None:
     assert models[2].references() == {"reporting.b_evens"}
 
 
+def test_names_in_string_literals_are_not_dependencies(tmp_path: Path) -> None:
+    root = write_models(
+        tmp_path,
+        {"reporting/a": "select 'see reporting.b' as note, 'it''s reporting.c' as other"},
+    )
+    assert [m.view for m in discover_models(root)] == ["reporting.a"]
+
+
 def test_comments_and_self_references_are_not_dependencies(tmp_path: Path) -> None:
     root = write_models(
         tmp_path,
@@ -157,10 +165,13 @@ def test_models_of_another_dialect_are_skipped_with_a_reason(
 def test_broken_model_fails_with_its_file_and_the_database_message(
     tmp_path: Path, database: DuckDBAdapter
 ) -> None:
+    apply_models(database, discover_models(write_models(tmp_path / "v1", {
+        "staging/numbers": "select n from raw.numbers",
+    })))  # fmt: skip
     root = write_models(
-        tmp_path,
+        tmp_path / "v2",
         {
-            "staging/numbers": "select n from raw.numbers",
+            "staging/numbers": "select n * 10 as n from raw.numbers",
             "reporting/broken": "select no_such_column\nfrom staging.numbers",
             "reporting/later": "select * from reporting.broken",
         },
@@ -171,11 +182,12 @@ def test_broken_model_fails_with_its_file_and_the_database_message(
     assert message.startswith("sql/reporting/broken.sql: Binder Error: ")
     assert 'Referenced column "no_such_column" not found' in message
     assert "\n" not in message  # one line, for a scheduler
-    # the models before it were applied; the one after it was not
+    # one transaction: the views are as they were before, not half replaced
     views = database.execute_sql(
         "select schema_name || '.' || view_name from duckdb_views() where not internal order by 1"
     )
     assert views == [("staging.numbers",)]
+    assert database.execute_sql("select max(n) from staging.numbers") == [(4,)]
 
 
 def test_syntax_error_names_the_file(tmp_path: Path, database: DuckDBAdapter) -> None:

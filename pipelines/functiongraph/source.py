@@ -167,10 +167,12 @@ class ScopeRun:
                 outcome.fail(f"{exc}; nothing more was requested in {self.scope}")
 
     def progress(self, functions: int) -> None:
+        """Log done/total each time another tenth of the scope's functions is done."""
         with self.lock:
-            self.done += functions
+            before, self.done = self.done, self.done + functions
             done, listed = self.done, self.listed
-        logger.info("%s: configs of %d/%s functions fetched", self.scope, done, listed or "?")
+        if not listed or done >= listed or done * 10 // listed > before * 10 // listed:
+            logger.info("%s: configs of %d/%s functions fetched", self.scope, done, listed or "?")
 
 
 def identified(items: list[Any], what: str) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Orchestrator integrations (optional extras): `pipelines.orchestration.dagster` for Dagster."""
