@@ -72,3 +72,11 @@ def test_exhausted_retries_name_what_could_not_be_fetched(loader: Loader) -> Non
     assert not summary.ok
     assert len(summary.failures) == 4  # every function's configs
     assert all("gave up after 3 attempts; last error: HTTP 500" in f for f in summary.failures)
+
+
+def test_read_timeouts_are_retried_then_reported(loader: Loader) -> None:
+    loader.server.faults.latency_s = 0.3
+    summary = loader.run(request_timeout=0.05, max_attempts=2)
+    (failure,) = summary.failures
+    assert "gave up after 2 attempts; last error: network error (ReadTimeout)" in failure
+    assert failure.startswith("listing functions of project")

@@ -229,6 +229,39 @@ CRASH_AFTER_NORMALIZE = textwrap.dedent(
 )
 
 
+CRASH_DURING_LOAD = textwrap.dedent(
+    """
+    import os
+    from dlt.destinations.sql_jobs import SqlMergeFollowupJob
+    from pipelines.functiongraph.source import functiongraph
+    from pipelines.runner import make_pipeline
+
+    def die(*args, **kwargs):
+        os._exit(9)  # the staging tables are loaded; the history merge never runs
+
+    SqlMergeFollowupJob.gen_scd2_sql = classmethod(die)
+    make_pipeline().run(functiongraph(), loader_file_format="parquet")
+    """
+)
+
+
+def test_killed_during_load_then_rerun(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_DURING_LOAD],
+        cwd=tmp_path,
+        env=subprocess_env(tmp_path, sandbox),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert crashed.returncode == 9, crashed.stderr
+    pipeline, summary = finish_in_process(tmp_path, sandbox, monkeypatch)
+    assert summary.ok
+    assert_like_one_clean_run(pipeline)
+
+
 def test_killed_before_load_then_rerun(
     tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
