@@ -19,6 +19,7 @@ from dlt.sources import DltSource
 
 from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
 from pipelines.functiongraph.snapshots import failures_of
+from pipelines.functiongraph.source import INVENTORY_RESOURCE, TABLES
 from pipelines.models import apply_models
 from pipelines.publish import publish
 
@@ -171,9 +172,9 @@ def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None
         logger.warning("finishing the load packages of an interrupted run first")
         pipeline.normalize()
         pipeline.load()
-    # parquet is DuckDB's fast path; PostgreSQL takes dlt's default (it has no parquet loader)
-    file_format = "parquet" if dialect(pipeline) == "duckdb" else None
-    info = pipeline.run(source, loader_file_format=file_format)
+    if dialect(pipeline) == "duckdb":
+        use_parquet(source)
+    info = pipeline.run(source)
     failures = failures_of(pipeline.state.get("sources", {}).get(source.name, {}))
     if failures and not has_tables(pipeline):
         # every scope failed before anything was ever loaded: report that, not missing tables
@@ -186,6 +187,17 @@ def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None
         views = [view for view in summary.models if view.startswith("reporting.")]
         summary.published = publish(pipeline, views, publish_to)
     return summary
+
+
+def use_parquet(source: DltSource) -> None:
+    """Load through parquet files, DuckDB's fast path (PostgreSQL has no parquet loader).
+
+    A table declared as a variant of a resource keeps its own file format and ignores the
+    run's `loader_file_format`, so the format is set on every table of the source.
+    """
+    inventory = source.resources[INVENTORY_RESOURCE]
+    for table in TABLES:
+        inventory.apply_hints(table_name=table, file_format="parquet", create_table_variant=True)
 
 
 def has_tables(pipeline: dlt.Pipeline) -> bool:

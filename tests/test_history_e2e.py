@@ -134,7 +134,7 @@ def test_incomplete_function_list_retires_nothing(any_loader: Loader) -> None:
     loader.run()
     loader.server.estate.remove_function(ALPHA)
     # the second page of the function list keeps failing
-    loader.server.faults.inject(path_contains="marker=2", status=503, times=5)
+    loader.server.faults.inject(path_contains="functions?marker=2", status=503, times=5)
     summary = loader.run(max_attempts=2)
     assert not summary.ok
     assert "listing functions of project" in summary.failures[0]

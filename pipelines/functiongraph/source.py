@@ -72,6 +72,8 @@ logger = logging.getLogger(__name__)
 
 FUNCTIONS_PAGE_MAX = 400
 CONFIGS_PAGE_MAX = 100
+INVENTORY_RESOURCE = "function_inventory"
+TABLES = ("functions", "async_invoke_configs")
 
 
 @dlt.source(name="functiongraph", section="functiongraph", max_table_nesting=0)
@@ -143,9 +145,7 @@ def functiongraph(
         for scope in scopes
     ]
     run_id = uuid.uuid4().hex  # ties the failures recorded in source state to this run
-    return function_listing(runs, functions_page, run_id) | function_inventory(
-        runs, zone, configs_page, workers, run_id
-    )
+    return function_inventory(runs, zone, functions_page, configs_page, workers, run_id)
 
 
 @dataclass
@@ -184,61 +184,36 @@ def identified(items: list[Any], what: str) -> Iterator[dict[str, Any]]:
             logger.warning("%s: skipping an item without func_urn: %s", what, str(item)[:200])
 
 
-def function_listing(runs: list[ScopeRun], page_size: int, run_id: str) -> DltResource:
-    """ListFunctions of every scope in turn, each closed by a `project_complete` marker if every
-    page arrived. A failing scope is recorded and skipped; the others carry on.
+class Contribution:
+    """What one listed function adds to each table (filled in by a worker thread)."""
 
-    Not loaded itself (`selected=False`): it feeds the inventory transformer, which writes both
-    tables once it knows whether each function's configs could be fetched.
-    """
+    __slots__ = ("configs", "functions")
 
-    @dlt.resource(name="function_listing", selected=False)
-    def function_listing() -> Iterator[list[dict[str, Any]]]:
-        outcome = RunOutcome(dlt.current.source_state(), run_id)
-        for index, run in enumerate(runs):
-            scope = run.scope
-            paginator = FunctionListPaginator(page_size=page_size)
-            what = f"listing functions of {scope}"
-            try:
-                path = f"/v2/{scope.project_id}/fgs/functions"
-                for items in run.client.pages(path, paginator, what):
-                    run.listed = paginator.count
-                    yield [{"scope": index, "item": item} for item in identified(items, what)]
-            except FunctionGraphError as exc:
-                outcome.fail(f"{exc}; nothing in this project was retired")
-                continue
-            if paginator.complete:
-                logger.info("%s: %d functions listed", scope, paginator.items_seen)
-                yield [{"scope": index, SCOPE_COLUMN: PROJECT_COMPLETE}]
-            else:
-                outcome.fail(f"{what}: paging stopped early ({paginator.stop_reason})")
-
-    return function_listing
+    def __init__(self, configs: list[dict[str, Any]], functions: list[dict[str, Any]]) -> None:
+        self.configs = configs
+        self.functions = functions
 
 
 def function_inventory(
-    runs: list[ScopeRun], zone: tzinfo, page_size: int, workers: int, run_id: str
+    runs: list[ScopeRun],
+    zone: tzinfo,
+    functions_page_size: int,
+    configs_page_size: int,
+    workers: int,
+    run_id: str,
 ) -> DltResource:
-    """For each listed function: its config rows and its function row, or a failure marker."""
-    functions_hints = dlt.mark.make_hints(
-        table_name="functions",
-        write_disposition=FUNCTIONS_DISPOSITION,
-        columns={**FUNCTION_COLUMNS, SCOPE_COLUMN: SCOPE_COLUMN_SCHEMA},
-    )
-    configs_hints = dlt.mark.make_hints(
-        table_name="async_invoke_configs",
-        write_disposition=CONFIGS_DISPOSITION,
-        columns={**CONFIG_COLUMNS, SCOPE_COLUMN: SCOPE_COLUMN_SCHEMA},
-    )
+    """Both tables, scope by scope and page by page of ListFunctions.
 
-    def to_functions(rows: list[dict[str, Any]]) -> Any:
-        return dlt.mark.with_hints(rows, functions_hints, create_table_variant=True)
+    One resource with one thread pool for the whole run: each listed page's functions have their
+    configs fetched by at most `max_workers` threads, and the page is finished (and handed to
+    dlt, one item per table) before the next page is requested. So `max_workers` really bounds
+    the requests in flight, and memory holds one page, not the estate. A function's row is
+    written once its configs were fetched, so a function deleted in between is retired whole.
+    The two tables are declared once as variants of this resource: per-item hints would make dlt
+    re-merge the schema for every item.
+    """
 
-    def to_configs(rows: list[dict[str, Any]]) -> Any:
-        return dlt.mark.with_hints(rows, configs_hints, create_table_variant=True)
-
-    def inventory_one(run: ScopeRun, item: dict[str, Any], outcome: RunOutcome) -> list[Any]:
-        """Everything one listed function contributes, fetched in a worker thread."""
+    def inventory_one(run: ScopeRun, item: dict[str, Any], outcome: RunOutcome) -> Contribution:
         scope, urn = run.scope, item["func_urn"]
         what = f"async-invoke configs of {urn}"
         function = shape_function(
@@ -246,46 +221,77 @@ def function_inventory(
         )
         incomplete = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
         if run.auth_failure is not None:
-            return [to_configs([incomplete]), to_functions([function])]
+            return Contribution([incomplete], [function])
         try:
-            configs = fetch_configs(run.client, scope, zone, page_size, urn)
+            configs = fetch_configs(run.client, scope, zone, configs_page_size, urn)
         except FunctionNotFound:
             # Gone since it was listed: retire its configs, and leave its function row out so
             # that the complete project retires it too.
             logger.info("%s was deleted after it was listed: retiring it", urn)
-            return [
-                to_configs([config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)])
-            ]
+            return Contribution(
+                [config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)], []
+            )
         except AuthError as exc:
             run.stop_for_auth(exc, outcome)
-            return [to_configs([incomplete]), to_functions([function])]
+            return Contribution([incomplete], [function])
         except (FunctionGraphError, ValueError) as exc:
             reason = str(exc) if isinstance(exc, FunctionGraphError) else f"{what}: {exc}"
             outcome.fail(f"{reason}; its last loaded rows are kept")
-            return [to_configs([incomplete]), to_functions([function])]
+            return Contribution([incomplete], [function])
         marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
-        return [to_configs([*configs, marker]), to_functions([function])]
+        return Contribution([*configs, marker], [function])
 
-    @dlt.transformer(name="function_inventory")
-    def function_inventory(listed: list[dict[str, Any]]) -> Iterator[Any]:
-        """One page of listed functions; their configs are fetched by a bounded thread pool."""
-        outcome = RunOutcome(dlt.current.source_state(), run_id)
-        work = []
-        for entry in listed:
-            scope = runs[entry["scope"]].scope
-            if SCOPE_COLUMN in entry:  # the scope's listing was complete
-                yield to_functions(
-                    [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)]
+    def tables(configs: list[dict[str, Any]], functions: list[dict[str, Any]]) -> Iterator[Any]:
+        if configs:
+            yield dlt.mark.with_table_name(configs, "async_invoke_configs")
+        if functions:
+            yield dlt.mark.with_table_name(functions, "functions")
+
+    def scope_inventory(run: ScopeRun, pool: ThreadPoolExecutor, outcome: RunOutcome) -> Any:
+        """One scope; a listing that fails or stops early is recorded and retires nothing."""
+        scope = run.scope
+        paginator = FunctionListPaginator(page_size=functions_page_size)
+        what = f"listing functions of {scope}"
+        try:
+            path = f"/v2/{scope.project_id}/fgs/functions"
+            for items in run.client.pages(path, paginator, what):
+                run.listed = paginator.count
+                listed = list(identified(items, what))
+                done = list(pool.map(lambda item: inventory_one(run, item, outcome), listed))
+                yield from tables(
+                    [row for contribution in done for row in contribution.configs],
+                    [row for contribution in done for row in contribution.functions],
                 )
-                yield to_configs([config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)])
-            else:
-                work.append((runs[entry["scope"]], entry["item"]))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fgs") as pool:
-            for contribution in pool.map(lambda job: inventory_one(*job, outcome), work):
-                yield from contribution
-        if work:
-            work[0][0].progress(len(work))
+                run.progress(len(listed))
+        except FunctionGraphError as exc:
+            outcome.fail(f"{exc}; nothing in this project was retired")
+            return
+        if not paginator.complete:
+            outcome.fail(f"{what}: paging stopped early ({paginator.stop_reason})")
+            return
+        logger.info("%s: %d functions listed", scope, paginator.items_seen)
+        yield from tables(
+            [config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)],
+            [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)],
+        )
 
+    @dlt.resource(name=INVENTORY_RESOURCE)
+    def function_inventory() -> Iterator[Any]:
+        outcome = RunOutcome(dlt.current.source_state(), run_id)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fgs") as pool:
+            for run in runs:
+                yield from scope_inventory(run, pool, outcome)
+
+    for table, disposition, columns in (
+        ("functions", FUNCTIONS_DISPOSITION, FUNCTION_COLUMNS),
+        ("async_invoke_configs", CONFIGS_DISPOSITION, CONFIG_COLUMNS),
+    ):
+        function_inventory.apply_hints(
+            table_name=table,
+            write_disposition=disposition,
+            columns={**columns, SCOPE_COLUMN: SCOPE_COLUMN_SCHEMA},
+            create_table_variant=True,
+        )
     return function_inventory
 
 
