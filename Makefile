@@ -29,5 +29,8 @@ lint: $(STAMP)
 sandbox: $(STAMP)
 	$(PY) -m pipelines sandbox
 
+benchmark: $(STAMP)
+	$(PY) benchmarks/benchmark.py
+
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) fgs_demo .pytest_cache .ruff_cache *.egg-info

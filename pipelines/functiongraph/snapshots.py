@@ -88,10 +88,6 @@ def config_marker(
     }
 
 
-def is_marker(row: Any) -> bool:
-    return isinstance(row, dict) and row.get(SCOPE_COLUMN) is not None
-
-
 class RunOutcome:
     """What failed during one extraction, kept in dlt's source state.
 

@@ -65,7 +65,7 @@ from pipelines.functiongraph.snapshots import (
     config_marker,
     function_marker,
 )
-from pipelines.functiongraph.timestamps import parse_zone
+from pipelines.functiongraph.timestamps import DEFAULT_ZONE, parse_zone
 from pipelines.functiongraph.urns import quote_urn
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def functiongraph(
     regions: Any = None,
     iam_endpoint: str | None = None,
     credentials: FunctionGraphCredentials = dlt.secrets.value,
-    naive_timezone: str = "+08:00",
+    naive_timezone: str = DEFAULT_ZONE,
     functions_page_size: int = FUNCTIONS_PAGE_MAX,
     configs_page_size: int = CONFIGS_PAGE_MAX,
     max_attempts: int = 5,

@@ -84,11 +84,3 @@ def parse_api_timestamp(raw: object, naive_zone: tzinfo) -> datetime | None:
         return _EPOCH + timedelta(**{unit: raw})
     except (OverflowError, ValueError):
         return None
-
-
-def is_naive_timestamp(raw: object) -> bool:
-    """True for a readable timestamp string without an offset: its instant is a guess to flag."""
-    if not isinstance(raw, str):
-        return False
-    parsed = _parse_text(raw)
-    return parsed is not None and parsed[1] is None
