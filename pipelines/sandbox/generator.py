@@ -223,6 +223,7 @@ class _ProjectGenerator:
         self.project_id = project_id
         self.urns = estate.function_urns(project_id)
         self.all_urns = all_urns
+        self._positions = {u: i for i, u in enumerate(all_urns)}
 
     # -- clean configs -------------------------------------------------------------------------
 
@@ -291,8 +292,17 @@ class _ProjectGenerator:
             )
         if kind == "DIS":
             return make_destination("DIS", {"stream_name": f"dis-{package}-events"})
-        target = rng.choice([u for u in self.all_urns if u != urn] or [urn])
+        target = self._other_function(urn)
         return make_destination("FunctionGraph", {"func_urn": self._qualify(target)})
+
+    def _other_function(self, urn: str) -> str:
+        """A random function other than `urn` (itself when it is the only one), in O(1):
+        building the list of the others for every destination made large estates quadratic."""
+        urns, index = self.all_urns, self._positions.get(urn, -1)
+        if len(urns) < 2:
+            return urns[0] if urns and index < 0 else urn
+        pick = self.rng.randrange(len(urns) - 1 if index >= 0 else len(urns))
+        return urns[pick + 1] if 0 <= index <= pick else urns[pick]
 
     def _qualify(self, target: str) -> str:
         roll = self.rng.random()
