@@ -203,7 +203,7 @@ def build_table_assets(
         name="functiongraph_tables",
         specs=specs,
         partitions_def=partitions,
-        can_subset=False,  # one transformer writes both tables in one load
+        can_subset=False,  # one resource writes both tables in one load
         pool=POOL,
     )
     def functiongraph_tables(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
