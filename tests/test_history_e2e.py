@@ -71,6 +71,13 @@ def test_changes_are_versioned_and_logged(any_loader: Loader) -> None:
         f"{DELTA}:!blue", f"{DELTA}:latest", f"{DELTA}:v1", f"{DELTA}:v2", f"{EPSILON}:latest",
         f"{ALPHA}:!prod", f"{ALPHA}:latest", f"{ALPHA}:v1",
     ]  # fmt: skip
+    assert (
+        loader.query(
+            "select func_urn from reporting.current_async_invoke_configs "
+            "group by func_urn having count(*) > 1"
+        )
+        == []
+    )  # func_urn identifies a live config, however many versions the table holds
     assert changes_of_last_run(loader) == [
         (f"{DELTA}:v3", "deleted", None),
         (f"{EPSILON}:latest", "created", None),
