@@ -252,11 +252,10 @@ CRASH_DURING_LOAD = textwrap.dedent(
 )
 
 
-def test_killed_during_load_then_rerun(
-    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def crash(script: str, tmp_path: Path, sandbox: SandboxServer) -> None:
+    """Run `script` as a scheduler would run the connector, and see it die with code 9."""
     crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_DURING_LOAD],
+        [sys.executable, "-c", script],
         cwd=tmp_path,
         env=subprocess_env(tmp_path, sandbox),
         capture_output=True,
@@ -264,6 +263,12 @@ def test_killed_during_load_then_rerun(
         timeout=300,
     )
     assert crashed.returncode == 9, crashed.stderr
+
+
+def test_killed_during_load_then_rerun(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash(CRASH_DURING_LOAD, tmp_path, sandbox)
     pipeline, summary = finish_in_process(tmp_path, sandbox, monkeypatch)
     assert summary.ok
     assert_like_one_clean_run(pipeline)
@@ -272,15 +277,7 @@ def test_killed_during_load_then_rerun(
 def test_killed_before_load_then_rerun(
     tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_AFTER_NORMALIZE],
-        cwd=tmp_path,
-        env=subprocess_env(tmp_path, sandbox),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert crashed.returncode == 9, crashed.stderr
+    crash(CRASH_AFTER_NORMALIZE, tmp_path, sandbox)
     # the estate moves on before the next run: the leftover package is loaded first, and the
     # fresh snapshot after it (not ignored, as a bare `pipeline.run` would do)
     served = next(c for c in sandbox.estate.all_configs() if c["func_urn"] == f"{ALPHA}:latest")
