@@ -162,16 +162,12 @@ def database_path(pipeline: dlt.Pipeline) -> str:
 def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None) -> RunSummary:
     """Extract, load (parquet files into DuckDB) and apply the models.
 
-    Packages left behind by a crashed run are loaded first: dlt kept them on disk exactly so
-    that nothing extracted is lost, and loading them before the fresh snapshot keeps history in
-    order. Then the fresh snapshot is extracted and loaded. With `publish_to` (a bucket URL),
+    A package left behind by a crashed run is dealt with first (see `finish_interrupted_run`).
+    Then the fresh snapshot is extracted and loaded. With `publish_to` (a bucket URL),
     the tables and reporting views are then published there as parquet.
     """
     started = time.monotonic()
-    if pipeline.has_pending_data:
-        logger.warning("finishing the load packages of an interrupted run first")
-        pipeline.normalize()
-        pipeline.load()
+    finish_interrupted_run(pipeline)
     if dialect(pipeline) == "duckdb":
         use_parquet(source)
     info = pipeline.run(source)
@@ -187,6 +183,39 @@ def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None
         views = [view for view in summary.models if view.startswith("reporting.")]
         summary.published = publish(pipeline, views, publish_to)
     return summary
+
+
+def finish_interrupted_run(pipeline: dlt.Pipeline) -> None:
+    """Load, or discard, the packages a crashed run left in dlt's working folder.
+
+    A package whose load never started is a complete snapshot: it is loaded, keeping history in
+    the order things were seen. One whose load had started cannot be resumed safely: dlt would
+    copy its started jobs into the staging tables a second time, and the `scd2` merge, which does
+    not deduplicate its input, would then insert duplicate versions. Such a package is aborted
+    (dlt records the abort and restores its local state); nothing is lost, because the fresh
+    snapshot this run takes next supersedes it.
+    """
+    if not pipeline.has_pending_data:
+        return
+    begun = [
+        load_id
+        for load_id in pipeline.list_normalized_load_packages()
+        if any(
+            pipeline.get_load_package_info(load_id).jobs.get(state)
+            for state in ("started_jobs", "completed_jobs", "failed_jobs")
+        )
+    ]
+    if begun:
+        logger.warning(
+            "discarding the interrupted load %s: it cannot be resumed safely, and this run's "
+            "fresh snapshot replaces it",
+            ", ".join(begun),
+        )
+        pipeline.abort_packages()
+    else:
+        logger.warning("loading the snapshot an interrupted run left behind first")
+        pipeline.normalize()
+    pipeline.load()
 
 
 def use_parquet(source: DltSource) -> None:
