@@ -85,6 +85,23 @@ def small_estate() -> Estate:
     return estate
 
 
+REGION_B = "ap-southeast-3"
+PROJECT_B = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
+OMEGA = function_urn(REGION_B, PROJECT_B, "default", "omega")
+
+
+def two_project_estate() -> Estate:
+    """The small estate (9 configs) plus a second region's project with one function, 2 configs."""
+    estate = small_estate()
+    estate.add_project(REGION_B, PROJECT_B)
+    estate.add_function(
+        PROJECT_B,
+        make_function_item(REGION_B, PROJECT_B, "default", "omega"),
+        [make_config_item(OMEGA, "latest"), make_config_item(OMEGA, "!prod")],
+    )
+    return estate
+
+
 @pytest.fixture
 def estate() -> Estate:
     return small_estate()

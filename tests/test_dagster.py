@@ -14,16 +14,10 @@ import pytest
 from pipelines.functiongraph.errors import ConfigError
 from pipelines.orchestration import dagster as orchestration
 from pipelines.sandbox import (
-    Estate,
     SandboxServer,
-    function_urn,
-    make_config_item,
-    make_function_item,
 )
-from tests.conftest import PROJECT, REGION, small_estate
+from tests.conftest import PROJECT, PROJECT_B, REGION, REGION_B, small_estate, two_project_estate
 
-REGION_B = "ap-southeast-3"
-PROJECT_B = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
 KEY = f"{REGION}/{PROJECT}"
 KEY_B = f"{REGION_B}/{PROJECT_B}"
 SECRET = "dagster-token-4d1e8b"  # distinctive, so it can be searched for in every event
@@ -56,19 +50,6 @@ def two_projects(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
         {"region": REGION_B, "project_id": PROJECT_B, "endpoint": url},
     ]
     monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECTS", json.dumps(projects))
-
-
-def two_project_estate() -> Estate:
-    """The small estate (9 configs) plus one function with one config in a second project."""
-    estate = small_estate()
-    estate.add_project(REGION_B, PROJECT_B)
-    omega = function_urn(REGION_B, PROJECT_B, "default", "omega")
-    estate.add_function(
-        PROJECT_B,
-        make_function_item(REGION_B, PROJECT_B, "default", "omega"),
-        [make_config_item(omega, "latest")],
-    )
-    return estate
 
 
 def live_configs(database: Path) -> list[tuple[Any, ...]]:

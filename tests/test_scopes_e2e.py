@@ -11,29 +11,19 @@ from pipelines.functiongraph.credentials import FunctionGraphCredentials
 from pipelines.functiongraph.errors import ConfigError
 from pipelines.functiongraph.scopes import configured_scopes, region_filter
 from pipelines.sandbox import (
-    Estate,
     SandboxServer,
-    function_urn,
-    make_config_item,
-    make_function_item,
 )
-from tests.conftest import PROJECT, REGION, TOKEN, Loader, small_estate
-
-REGION_B = "ap-southeast-3"
-PROJECT_B = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
-OMEGA = function_urn(REGION_B, PROJECT_B, "default", "omega")
-
-
-def two_project_estate() -> Estate:
-    """The small estate (9 configs) plus a second region's project with one function."""
-    estate = small_estate()
-    estate.add_project(REGION_B, PROJECT_B)
-    estate.add_function(
-        PROJECT_B,
-        make_function_item(REGION_B, PROJECT_B, "default", "omega"),
-        [make_config_item(OMEGA, "latest"), make_config_item(OMEGA, "!prod")],
-    )
-    return estate
+from tests.conftest import (
+    OMEGA,
+    PROJECT,
+    PROJECT_B,
+    REGION,
+    REGION_B,
+    TOKEN,
+    Loader,
+    small_estate,
+    two_project_estate,
+)
 
 
 def both(url: str) -> list[dict[str, str]]:
