@@ -7,20 +7,19 @@ configuration or the command line is wrong. Failures print one line, `error: <re
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.sandbox.cli import DEMO_PROJECT_ID, DEMO_REGION, DEMO_TOKEN
+from pipelines.sandbox.cli import add_arguments as add_sandbox_arguments
+
 if TYPE_CHECKING:
     from pipelines.runner import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-DEMO_TOKEN = "sandbox-token"
-DEMO_REGION = "cn-north-4"
-DEMO_PROJECT_ID = "0b1e2a7c5d4f4e3a9c8b7a6d5e4f3a2b"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,19 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sandbox = commands.add_parser("sandbox", help="serve the local FunctionGraph API double")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    sandbox.add_argument("--functions", type=int, default=60)
-    sandbox.add_argument("--seed", type=int, default=7)
-    sandbox.add_argument("--region", default=DEMO_REGION)
-    sandbox.add_argument("--project-id", default=DEMO_PROJECT_ID)
-    sandbox.add_argument("--token", default=DEMO_TOKEN, help="the X-Auth-Token it accepts")
-    sandbox.add_argument("--access-key", help="an AK whose signed requests it accepts")
-    sandbox.add_argument("--secret-key", help="the SK of --access-key")
-    sandbox.add_argument("--page-size", type=int, default=100, help="largest page it serves")
-    sandbox.add_argument(
-        "--latency-ms", type=float, default=0.0, help="delay added to each request"
-    )
+    add_sandbox_arguments(sandbox)
 
     models = commands.add_parser(
         "models", help="re-apply the SQL models to an existing database, without extracting"
@@ -169,38 +156,12 @@ def command_demo(args: argparse.Namespace) -> int:
 
 def command_sandbox(args: argparse.Namespace) -> int:
     from pipelines.functiongraph.errors import ConfigError
-    from pipelines.sandbox import SandboxServer, generate_estate
+    from pipelines.sandbox.cli import UsageError, serve
 
-    estate = generate_estate(
-        seed=args.seed,
-        projects=[(args.region, args.project_id)],
-        functions_per_project=args.functions,
-    )
-    if bool(args.access_key) != bool(args.secret_key):
-        raise ConfigError("--access-key and --secret-key go together")
-    server = SandboxServer(
-        estate,
-        access_keys={args.access_key: args.secret_key} if args.access_key else None,
-        host=args.host,
-        port=args.port,
-        tokens=(args.token,),
-        functions_page_cap=min(args.page_size, 400),
-        configs_page_cap=min(args.page_size, 100),
-    )
-    server.faults.latency_s = args.latency_ms / 1000
-    print(f"sandbox FunctionGraph API on {server.url}  (Ctrl-C stops it)")
-    print(
-        f"  export SOURCES__FUNCTIONGRAPH__ENDPOINT={server.url}\n"
-        f"  export SOURCES__FUNCTIONGRAPH__REGION={args.region}\n"
-        f"  export SOURCES__FUNCTIONGRAPH__PROJECT_ID={args.project_id}\n"
-        f"  export SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN=<the --token value>\n"
-        f"  (or ..._ACCESS_KEY/_SECRET_KEY with --access-key/--secret-key, and\n"
-        f"   SOURCES__FUNCTIONGRAPH__IAM_ENDPOINT={server.url} for project discovery)",
-        flush=True,
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    return EXIT_OK
+    try:
+        return serve(args)
+    except UsageError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 COMMANDS = {
