@@ -69,17 +69,60 @@ def test_stop_rules(make_page, paginator_class, last_next_marker, reason, comple
     assert paginator.items_seen == 4
 
 
-def test_marker_beyond_count_stops_even_if_count_is_wrong() -> None:
-    # The doc example shows count 2 with a single item: next_marker >= count ends the listing.
+def test_marker_beyond_count_stops_but_a_short_count_is_incomplete() -> None:
+    # The doc example shows count 2 with a single item: next_marker >= count ends the listing,
+    # but the server contradicted itself, so the listing may not retire anything.
     paginator = PageInfoPaginator(page_size=10)
     items = paginator.advance(configs_page(1, 2, 2))
-    assert len(items) == 1 and paginator.stop_reason == "reached count" and paginator.complete
+    assert len(items) == 1 and paginator.stop_reason == "reached count"
+    assert not paginator.complete
+    assert paginator.incompleteness == (
+        "the server announced 2 items but served 1 before its last page (reached count)"
+    )
 
 
 def test_empty_page_stops_even_with_a_next_marker() -> None:
     paginator = PageInfoPaginator(page_size=10)
-    assert paginator.advance(configs_page(0, 10, 50)) == []
+    assert paginator.advance(configs_page(0, 10, 0)) == []
     assert paginator.stop_reason == "empty page" and paginator.complete
+
+
+@pytest.mark.parametrize(
+    ("make_page", "paginator_class"),
+    [(configs_page, PageInfoPaginator), (functions_page, FunctionListPaginator)],
+    ids=["page_info", "top_level"],
+)
+@pytest.mark.parametrize("last_next_marker", [0, None], ids=["zero", "missing"])
+def test_last_page_short_of_count_is_incomplete(make_page, paginator_class, last_next_marker):
+    paginator = paginator_class(page_size=2)
+    drive(paginator, [make_page(2, 2, 5), make_page(2, last_next_marker, 5)])
+    assert paginator.done and not paginator.complete
+    assert "announced 5 items but served 4" in (paginator.incompleteness or "")
+
+
+def test_empty_page_before_count_is_incomplete() -> None:
+    paginator = PageInfoPaginator(page_size=10)
+    paginator.advance(configs_page(0, 10, 50))
+    assert paginator.stop_reason == "empty page" and not paginator.complete
+
+
+def test_more_items_than_count_is_still_complete() -> None:
+    # A function created while the listing was paged: more items than announced, all seen.
+    paginator = FunctionListPaginator(page_size=2)
+    drive(paginator, [functions_page(2, 2, 3), functions_page(2, 0, 3)])
+    assert paginator.complete and paginator.items_seen == 4
+
+
+@pytest.mark.parametrize("count", [None, -1, "lots"], ids=["absent", "negative", "text"])
+def test_endless_paging_stops_at_max_pages_and_is_incomplete(count) -> None:
+    paginator = PageInfoPaginator(page_size=1, max_pages=25)
+    pages = 0
+    while not paginator.done:
+        paginator.advance(configs_page(1, paginator.marker + 1, count))
+        pages += 1
+        assert pages <= 25
+    assert pages == 25 and not paginator.complete
+    assert paginator.incompleteness == "paging stopped early (gave up after 25 pages (max_pages))"
 
 
 def test_missing_count_keeps_paging_while_markers_advance() -> None:

@@ -59,6 +59,8 @@ EXPECTED = {
     "last_modified": datetime(2021, 3, 4, 6, 50, 2, tzinfo=UTC),
     "last_modified_raw": "2021-03-04 14:50:02",
     "extra_fields": None,
+    "value_error": None,
+    "duplicate_note": None,
 }
 
 
@@ -135,7 +137,39 @@ NO_DESTINATIONS = {
         # numbers: stored as served when integral, out of range or not; bool is not a number
         (
             {**ITEM, "max_async_retry_attempts": True},
-            {"max_async_retry_attempts": None},
+            {
+                "max_async_retry_attempts": None,
+                "value_error": "max_async_retry_attempts true is not an integer",
+            },
+        ),
+        # beyond 64 bits: NULL, with the raw value quoted in the reason
+        (
+            {
+                **ITEM,
+                "max_async_retry_attempts": 99999999999999999999,
+                "max_async_event_age_in_seconds": 1e30,
+            },
+            {
+                "max_async_retry_attempts": None,
+                "max_async_event_age_in_seconds": None,
+                "value_error": "max_async_event_age_in_seconds 1e+30 does not fit in 64 bits; "
+                "max_async_retry_attempts 99999999999999999999 does not fit in 64 bits",
+            },
+        ),
+        (
+            {
+                **ITEM,
+                "max_async_retry_attempts": 2**63 - 1,
+                "max_async_event_age_in_seconds": -(2**63),
+            },
+            {"max_async_retry_attempts": 2**63 - 1, "max_async_event_age_in_seconds": -(2**63)},
+        ),
+        (
+            {**ITEM, "max_async_retry_attempts": "9" * 5000},
+            {
+                "max_async_retry_attempts": None,
+                "value_error": f"max_async_retry_attempts '{'9' * 56}... does not fit in 64 bits",
+            },
         ),
         (
             {**ITEM, "max_async_retry_attempts": "2", "max_async_event_age_in_seconds": 3600.0},
@@ -147,7 +181,11 @@ NO_DESTINATIONS = {
         ),
         (
             {**ITEM, "max_async_retry_attempts": "three", "max_async_event_age_in_seconds": None},
-            {"max_async_retry_attempts": None, "max_async_event_age_in_seconds": None},
+            {
+                "max_async_retry_attempts": None,
+                "max_async_event_age_in_seconds": None,
+                "value_error": "max_async_retry_attempts 'three' is not an integer",
+            },
         ),
         (
             _without("max_async_retry_attempts", "max_async_event_age_in_seconds"),
@@ -266,7 +304,10 @@ FUNCTION_EXPECTED = {
     "enterprise_project_id": "0",
     "last_modified": datetime(2021, 3, 4, 6, 50, 2, tzinfo=UTC),
     "last_modified_raw": "2021-03-04 14:50:02",
-    "extra_fields": '{"code_size":1024,"cpu":300,"user_data":""}',
+    "environment_variable_names": "[]",
+    "extra_fields": '{"code_size":1024,"cpu":300}',
+    "value_error": None,
+    "duplicate_note": None,
 }
 
 
@@ -276,7 +317,7 @@ FUNCTION_EXPECTED = {
         (FUNCTION_ITEM, {}),
         (
             {**FUNCTION_ITEM, "memory_size": "512", "timeout": True},
-            {"memory_size": 512, "timeout": None},
+            {"memory_size": 512, "timeout": None, "value_error": "timeout true is not an integer"},
         ),
         (
             {"func_urn": FUNCTION},

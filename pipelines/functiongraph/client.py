@@ -176,7 +176,5 @@ class FunctionGraphClient:
                 yield items
         if not paginator.complete:
             logger.warning(
-                "%s: paging stopped early (%s); treating the listing as incomplete",
-                what,
-                paginator.stop_reason,
+                "%s: %s; treating the listing as incomplete", what, paginator.incompleteness
             )

@@ -6,11 +6,10 @@ but the API's params are messy, so the raw string is always kept and anything th
 read is explained in `{side}_param_error` instead of being dropped or fixed.
 """
 
-import json
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from pipelines.functiongraph.values import as_int, as_text, canonical_json
+from pipelines.functiongraph.values import as_text, canonical_json, load_json, raw_text, read_int
 
 SIDES = ("on_success", "on_failure")
 TARGET_KEYS: Mapping[str, str] = MappingProxyType(
@@ -32,10 +31,9 @@ def _read_param(raw: object) -> tuple[str | None, Mapping[str, object] | None, s
     if isinstance(raw, str):
         if not raw.strip():
             return raw, None, "param is empty"
-        try:
-            document = json.loads(raw)
-        except json.JSONDecodeError as error:
-            return raw, None, f"param is not valid JSON: {error.msg} at char {error.pos}"
+        document, problem = load_json(raw)
+        if problem:
+            return raw, None, f"param {problem}"
         text = raw
     else:
         text, document = canonical_json(raw), raw
@@ -49,12 +47,11 @@ def _obs_extras(param: Mapping[str, object]) -> tuple[str | None, int | None, li
     problems = []
     prefix = param.get("prefix")
     if prefix is not None and not isinstance(prefix, str):
-        problems.append(f"'prefix' is not a string: {prefix!r}")
+        problems.append(f"'prefix' is not a string: {raw_text(prefix)}")
         prefix = None
-    raw_expires = param.get("expires")
-    expires = as_int(raw_expires)
-    if raw_expires is not None and expires is None:
-        problems.append(f"'expires' is not an integer: {raw_expires!r}")
+    expires, problem = read_int(param.get("expires"))
+    if problem:
+        problems.append(f"'expires' {problem}")
     return prefix, expires, problems
 
 
@@ -64,7 +61,7 @@ def _target(key: str, param: Mapping[str, object]) -> tuple[str | None, str | No
         return None, f"param has no {key!r}"
     value = param[key]
     if not isinstance(value, str):
-        return None, f"{key!r} is not a string: {value!r}"
+        return None, f"{key!r} is not a string: {raw_text(value)}"
     if not value.strip():
         return None, f"{key!r} is empty"
     return value.strip(), None

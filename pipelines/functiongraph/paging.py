@@ -2,9 +2,11 @@
 
 The API documents its last page inconsistently (`next_marker` equal to `count`, or `0`, or
 missing), so a paginator that trusts any single rule either stops early or loops forever. These
-state machines apply every rule from the API notes and remember *why* they stopped: a listing is
-`complete` only when it ended by a documented rule, never when a misbehaving server forced the
-stop (a marker that does not advance or repeats). Only complete listings may retire rows later.
+state machines apply every rule from the API notes and remember *why* they stopped. A listing is
+`complete` only when it ended by a documented rule *and* did not contradict itself: where the
+server announced a `count`, the items seen must reach it. A stop forced by a misbehaving server
+(a marker that does not advance or repeats, more pages than `max_pages`) is never complete. Only
+complete listings may retire rows later.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from pipelines.functiongraph.values import as_int
 
 # Stop reasons that mean "the server said this was the last page".
 COMPLETE_REASONS = frozenset({"empty page", "no next_marker", "next_marker is 0", "reached count"})
+DEFAULT_MAX_PAGES = 1000
+"""Pages one listing may take before it is declared incomplete: 400,000 functions or 100,000
+configs of one function at the largest page sizes, far beyond the documented quotas."""
 
 
 @dataclass
@@ -25,6 +30,7 @@ class MarkerPaginator:
     """Offset-marker paging; subclasses say where the marker, size and count live."""
 
     page_size: int
+    max_pages: int = DEFAULT_MAX_PAGES
     size_param: str = "limit"
     items_key: str = "items"
     marker: int = 0
@@ -40,7 +46,21 @@ class MarkerPaginator:
 
     @property
     def complete(self) -> bool:
-        return self.stop_reason in COMPLETE_REASONS
+        return self.incompleteness is None
+
+    @property
+    def incompleteness(self) -> str | None:
+        """Why the listing cannot count as complete, or None when it can."""
+        if self.stop_reason is None:
+            return "paging has not finished"
+        if self.stop_reason not in COMPLETE_REASONS:
+            return f"paging stopped early ({self.stop_reason})"
+        if self.count is not None and self.items_seen < self.count:
+            return (
+                f"the server announced {self.count} items but served {self.items_seen} "
+                f"before its last page ({self.stop_reason})"
+            )
+        return None
 
     def params(self) -> dict[str, str]:
         """Query parameters for the next request (the API wants strings)."""
@@ -64,8 +84,11 @@ class MarkerPaginator:
         self.pages += 1
         self.items_seen += len(items)
         raw_next, raw_count = self.read_markers(body)
-        self.count = as_int(raw_count)
+        count = as_int(raw_count)
+        self.count = count if count is not None and count >= 0 else None
         self.stop_reason = self._stop_reason(items, raw_next, self.count)
+        if self.stop_reason is None and self.pages >= self.max_pages:
+            self.stop_reason = f"gave up after {self.pages} pages (max_pages)"
         if self.stop_reason is None:
             self.marker = as_int(raw_next)  # type: ignore[assignment]  # checked by _stop_reason
         return items

@@ -4,13 +4,15 @@
 
 - is this request authenticated? (`verify`): an `X-Auth-Token` (a static one, or one IAM issued
   and not yet expired) or an `SDK-HMAC-SHA256` signature, recomputed from what arrived on the wire
-  (method, raw path, raw query, received header values, body bytes) with the pure helpers of
-  `pipelines.functiongraph.signing`, which are tested byte for byte against Huawei's SDK;
+  (method, raw path, raw query, received header values, body bytes) with the sandbox's own
+  `signing` module (never the connector's signer, which it is there to test), checked against
+  Huawei's SDK;
 - may this user have a token? (`issue_token`): the password method of `POST /v3/auth/tokens`.
 
 Failures carry the gateway's error codes: APIG.1002 (no or unknown token), APIG.0307 (expired
 token), APIG.0301 (AK/SK: unknown key, bad signature, unsigned header, clock skew, bad security
-token, project mismatch) with the specific reason after the comma. No body, reason or record ever
+token, a temporary key sent without the security token it was issued with, project mismatch) with
+the specific reason after the comma. No body, reason or record ever
 holds a secret key, a signature, a password or a token; issued tokens are even kept only as
 hashes.
 """
@@ -29,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl
 
-from pipelines.functiongraph.signing import (
+from .signing import (
     ALGORITHM,
     SDK_DATE_FORMAT,
     canonical_request,
@@ -177,16 +179,30 @@ class Iam:
         *,
         access_keys: Mapping[str, str] | None = None,
         security_tokens: Iterable[str] = (),
+        temporary_keys: Mapping[str, tuple[str, str]] | None = None,
         users: Mapping[tuple[str, str], str] | None = None,
         token_ttl_s: float = 86400,
         clock: Callable[[], datetime] = _utc_now,
         max_clock_skew_s: float = 900,
     ) -> None:
+        """`access_keys` maps a permanent AK to its SK; such a key may also send any of
+        `security_tokens` (checked when present). `temporary_keys` maps a temporary AK to
+        (SK, security token): like the gateway, it accepts that AK only with exactly that
+        `X-Security-Token`, signed, so a client that drops or swaps the token is refused.
+        """
         if token_ttl_s <= 0:
             raise ValueError("token_ttl_s must be positive")
         if max_clock_skew_s < 0:
             raise ValueError("max_clock_skew_s must not be negative")
         self._access_keys = dict(access_keys or {})
+        self._temporary_keys: dict[str, tuple[str, str]] = {}
+        for access_key, pair in (temporary_keys or {}).items():
+            secret_key, token = pair
+            if not access_key or not secret_key or not token:
+                raise ValueError("a temporary key needs an AK, an SK and a security token")
+            if access_key in self._access_keys:
+                raise ValueError("an access key is either permanent or temporary, not both")
+            self._temporary_keys[access_key] = (secret_key, token)
         self._security_tokens = tuple(security_tokens)
         self._users = dict(users or {})
         self.token_ttl_s = token_ttl_s
@@ -199,7 +215,8 @@ class Iam:
 
     def __repr__(self) -> str:  # keys, passwords and tokens stay out of reprs and tracebacks
         return (
-            f"Iam(access_keys={len(self._access_keys)}, users={len(self._users)}, "
+            f"Iam(access_keys={len(self._access_keys)}, "
+            f"temporary_keys={len(self._temporary_keys)}, users={len(self._users)}, "
             f"tokens_issued={self.tokens_issued})"
         )
 
@@ -306,6 +323,9 @@ class Iam:
         except ValueError:
             return fail("authorization header is malformed")
         secret_key = self._access_keys.get(access_key)
+        bound_token: str | None = None
+        if secret_key is None and access_key in self._temporary_keys:
+            secret_key, bound_token = self._temporary_keys[access_key]
         if secret_key is None:
             return fail("access key not found")
 
@@ -344,7 +364,14 @@ class Iam:
         if not hmac.compare_digest(expected.encode(), sent_signature.strip().encode()):
             return fail("signature does not match")
 
-        if kind == "security_token":
+        if bound_token is not None:
+            # A temporary AK/SK is only half a credential: the gateway wants its own token too.
+            if kind != "security_token":
+                return fail("header x-security-token is missing for a temporary access key")
+            token = received["x-security-token"].strip().encode()
+            if not hmac.compare_digest(token, bound_token.encode()):
+                return fail("security token is invalid or expired")
+        elif kind == "security_token":
             token = received["x-security-token"].strip().encode()
             if not any(hmac.compare_digest(token, t.encode()) for t in self._security_tokens):
                 return fail("security token is invalid or expired")
