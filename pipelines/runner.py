@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.sources import DltSource
 
 from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
-from pipelines.functiongraph.snapshots import failures_of
+from pipelines.functiongraph.snapshots import failures_of, scope_outcomes
 from pipelines.functiongraph.source import INVENTORY_RESOURCE, TABLES
 from pipelines.models import apply_models
 from pipelines.publish import publish
@@ -99,7 +100,16 @@ class RunSummary:
     """Models not applied because they need another SQL dialect (with the reason)."""
     seconds: float = 0.0
     changes: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Per scope ("region/project_id"): created, updated, deleted and unchanged configs."""
+    """Per scope ("region/project_id"): created, updated, deleted and unchanged configs, counted
+    over what this run fetched (a scope that could not be fetched has no unchanged configs)."""
+    statuses: dict[str, str] = field(default_factory=dict)
+    """Per scope: complete, partial (some of it fetched) or failed (nothing fetched)."""
+    started_at: str = ""
+    """When the run started, UTC, ISO 8601."""
+    load_id: str | None = None
+    """dlt's id of the load this run wrote (None when nothing was loaded)."""
+    working_dir: str = ""
+    """dlt's working folder of this pipeline (state, schemas, pending packages, trace)."""
     failures: list[str] = field(default_factory=list)
     """Scopes that could not be fetched completely; their rows were left as they were."""
     published: list[str] = field(default_factory=list)
@@ -117,7 +127,13 @@ class RunSummary:
                 "database": self.database,
                 "functions": self.functions,
                 "configs": self.configs,
-                "scopes": self.changes,
+                "scopes": {
+                    scope: {"status": self.statuses.get(scope), **counts}
+                    for scope, counts in self.changes.items()
+                },
+                "started_at": self.started_at,
+                "load_id": self.load_id,
+                "working_dir": self.working_dir,
                 "failures": self.failures,
                 "models": self.models,
                 "skipped_models": self.skipped_models,
@@ -135,7 +151,7 @@ class RunSummary:
         ]
         for scope, counts in sorted(self.changes.items()):
             counted = ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in CHANGE_TYPES)
-            lines.append(f"{scope}: {counted}")
+            lines.append(f"{scope}: {self.statuses.get(scope, 'complete')}, {counted}")
         lines.append(f"applied {len(self.models)} SQL models: {', '.join(self.models)}")
         if self.published:
             lines.append(f"published {len(self.published)} tables as parquet files")
@@ -167,18 +183,25 @@ def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None
     the tables and reporting views are then published there as parquet.
     """
     started = time.monotonic()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     finish_interrupted_run(pipeline)
     if dialect(pipeline) == "duckdb":
         use_parquet(source)
     info = pipeline.run(source)
-    failures = failures_of(pipeline.state.get("sources", {}).get(source.name, {}))
-    if failures and not has_tables(pipeline):
-        # every scope failed before anything was ever loaded: report that, not missing tables
-        return RunSummary(database_path(pipeline), 0, 0, failures=failures)
-    summary = refresh_models(pipeline, started)
+    state = pipeline.state.get("sources", {}).get(source.name, {})
+    failures, outcomes = failures_of(state), scope_outcomes(state)
+    loaded = has_tables(pipeline)
+    if loaded:
+        summary = refresh_models(pipeline, started)
+    else:  # every scope failed before anything was ever loaded: report that, not missing tables
+        summary = RunSummary(database_path(pipeline), 0, 0)
     summary.failures = failures
-    if info.loads_ids:
-        summary.changes = count_changes(pipeline, float(info.loads_ids[-1]))
+    summary.started_at = started_at
+    summary.working_dir = pipeline.working_dir
+    summary.statuses = {scope: outcome["status"] for scope, outcome in outcomes.items()}
+    summary.load_id = info.loads_ids[-1] if info.loads_ids else None
+    fetched = {scope: outcome["configs"] for scope, outcome in outcomes.items()}
+    summary.changes = count_changes(pipeline, summary.load_id if loaded else None, fetched)
     if publish_to:
         views = [view for view in summary.models if view.startswith("reporting.")]
         summary.published = publish(pipeline, views, publish_to)
@@ -240,31 +263,32 @@ def has_tables(pipeline: dlt.Pipeline) -> bool:
     return count == 2
 
 
-def count_changes(pipeline: dlt.Pipeline, boundary: float) -> dict[str, dict[str, int]]:
-    """Changes detected by the load that started at `boundary` (its load id), per scope.
+def count_changes(
+    pipeline: dlt.Pipeline, load_id: str | None, fetched: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """Per scope: what the load `load_id` changed, and how many fetched configs it left alone.
 
     dlt stamps the versions a load writes or retires with the load's start time, so the changes
     of one load are those whose `detected_at` is that instant (compared to the millisecond).
+    Every config fetched (`fetched`, per scope) was created, updated or unchanged; a scope that
+    was not fetched therefore counts nothing as unchanged.
     """
-    with pipeline.sql_client() as client:
-        rows = client.execute_sql(
-            """
-            select region || '/' || project_id, change_type, count(*)
-            from reporting.async_invoke_config_changes
-            where abs(extract(epoch from detected_at) - %s) < 0.001
-            group by 1, 2
-            union all
-            select region || '/' || project_id, 'unchanged', count(*)
-            from reporting.current_async_invoke_configs
-            where extract(epoch from valid_from) < %s - 0.001
-            group by 1, 2
-            """,
-            boundary,
-            boundary,
-        )
-    changes: dict[str, dict[str, int]] = {}
-    for scope, kind, count in rows:
-        changes.setdefault(scope, dict.fromkeys(CHANGE_TYPES, 0))[kind] = count
+    changes = {scope: dict.fromkeys(CHANGE_TYPES, 0) for scope in fetched}
+    if load_id is not None:
+        with pipeline.sql_client() as client:
+            rows = client.execute_sql(
+                """
+                select region || '/' || project_id, change_type, count(*)
+                from reporting.async_invoke_config_changes
+                where abs(extract(epoch from detected_at) - %s) < 0.001
+                group by 1, 2
+                """,
+                float(load_id),
+            )
+        for scope, kind, count in rows:
+            changes.setdefault(scope, dict.fromkeys(CHANGE_TYPES, 0))[kind] = count
+    for scope, counts in changes.items():
+        counts["unchanged"] = max(fetched.get(scope, 0) - counts["created"] - counts["updated"], 0)
     return changes
 
 

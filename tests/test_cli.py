@@ -176,16 +176,33 @@ def test_json_summary_for_orchestrators(
     assert written["ok"] is True and written["failures"] == []
     assert (written["functions"], written["configs"]) == (4, 9)
     assert written["scopes"] == {
-        f"{REGION}/{PROJECT}": {"created": 9, "updated": 0, "deleted": 0, "unchanged": 0}
+        f"{REGION}/{PROJECT}": {
+            "status": "complete",
+            "created": 9,
+            "updated": 0,
+            "deleted": 0,
+            "unchanged": 0,
+        }
     }
     assert written["seconds"] > 0
+    assert written["started_at"].endswith("+00:00")
+    assert float(written["load_id"]) > 0
+    assert Path(written["working_dir"]).is_dir()
     capsys.readouterr()
     sandbox.faults.inject(path_contains="async-invoke-configs", status=500, times=100)
     monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__MAX_ATTEMPTS", "1")
     assert main(["--quiet", "run", "--database", database, "--summary-json", "-"]) == EXIT_FAILED
     printed = json.loads(capsys.readouterr().out)
     assert printed["ok"] is False and len(printed["failures"]) == 4
-    assert printed["scopes"][f"{REGION}/{PROJECT}"]["unchanged"] == 9
+    # nothing was fetched, so nothing is claimed unchanged (the 9 live rows are merely kept)
+    assert printed["scopes"][f"{REGION}/{PROJECT}"] == {
+        "status": "failed",
+        "created": 0,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": 0,
+    }
+    assert printed["configs"] == 9
 
 
 def test_filesystem_destination_publishes_parquet(

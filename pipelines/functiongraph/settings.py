@@ -33,6 +33,11 @@ class Scope:
     def __str__(self) -> str:
         return f"project {self.project_id} in {self.region}"
 
+    @property
+    def key(self) -> str:
+        """How summaries name the scope: `region/project_id`."""
+        return f"{self.region}/{self.project_id}"
+
 
 def default_endpoint(region: str) -> str:
     return f"https://functiongraph.{region}.myhuaweicloud.com"

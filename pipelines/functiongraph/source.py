@@ -31,11 +31,17 @@ from pipelines.functiongraph.errors import (
     FunctionNotFound,
     PagingError,
 )
-from pipelines.functiongraph.paging import FunctionListPaginator, PageInfoPaginator
+from pipelines.functiongraph.paging import (
+    DEFAULT_MAX_PAGES,
+    FunctionListPaginator,
+    PageInfoPaginator,
+)
 from pipelines.functiongraph.ratelimit import RateLimiter
 from pipelines.functiongraph.records import (
     CONFIG_COLUMNS,
     FUNCTION_COLUMNS,
+    config_identity,
+    function_identity,
     shape_config,
     shape_function,
 )
@@ -94,6 +100,7 @@ def functiongraph(
     backoff_max: float = 30.0,
     max_workers: int = 8,
     requests_per_second: float = 20.0,
+    max_pages: int = DEFAULT_MAX_PAGES,
 ) -> Any:
     """FunctionGraph functions and their async-invoke configs, for every configured scope."""
     credentials = credentials or FunctionGraphCredentials()
@@ -112,6 +119,7 @@ def functiongraph(
     workers = bounded("max_workers", max_workers, 1, 64)
     functions_page = bounded("functions_page_size", functions_page_size, 1, FUNCTIONS_PAGE_MAX)
     configs_page = bounded("configs_page_size", configs_page_size, 1, CONFIGS_PAGE_MAX)
+    pages_cap = bounded("max_pages", max_pages, 1, 1_000_000)
     iam = check_endpoint(iam_endpoint, "iam_endpoint") if iam_endpoint else None
 
     def client_for(base_url: str, project: str | None, iam_base: str) -> FunctionGraphClient:
@@ -145,7 +153,7 @@ def functiongraph(
         for scope in scopes
     ]
     run_id = uuid.uuid4().hex  # ties the failures recorded in source state to this run
-    return function_inventory(runs, zone, functions_page, configs_page, workers, run_id)
+    return function_inventory(runs, zone, functions_page, configs_page, pages_cap, workers, run_id)
 
 
 @dataclass
@@ -164,7 +172,7 @@ class ScopeRun:
         with self.lock:
             if self.auth_failure is None:
                 self.auth_failure = str(exc)
-                outcome.fail(f"{exc}; nothing more was requested in {self.scope}")
+                outcome.fail(self.scope.key, f"{exc}; nothing more was requested in {self.scope}")
 
     def progress(self, functions: int) -> None:
         """Log done/total each time another tenth of the scope's functions is done."""
@@ -175,23 +183,56 @@ class ScopeRun:
             logger.info("%s: configs of %d/%s functions fetched", self.scope, done, listed or "?")
 
 
-def identified(items: list[Any], what: str) -> Iterator[dict[str, Any]]:
-    """Items that carry a `func_urn`; without one an item has no identity to store it under."""
-    for item in items:
-        if isinstance(item, dict) and isinstance(item.get("func_urn"), str) and item["func_urn"]:
-            yield item
-        else:
-            logger.warning("%s: skipping an item without func_urn: %s", what, str(item)[:200])
-
-
+@dataclass
 class Contribution:
-    """What one listed function adds to each table (filled in by a worker thread)."""
+    """What one listed function adds to each table (filled in by a worker thread).
 
-    __slots__ = ("configs", "functions")
+    `function` is None when the function's row could not be made: then its project must not
+    count as complete, or the function would be retired.
+    """
 
-    def __init__(self, configs: list[dict[str, Any]], functions: list[dict[str, Any]]) -> None:
-        self.configs = configs
-        self.functions = functions
+    configs: list[dict[str, Any]]
+    function: dict[str, Any] | None
+    complete: bool
+
+
+@dataclass
+class Identities:
+    """Which func_urn each table already holds in this run, so every one is loaded once.
+
+    The API can serve an item twice (a config on two pages, a function on two ListFunctions
+    pages while offsets shift, one config URN under two functions): the first one served, in
+    listing order, is kept, and the drop is noted on a row of the same run.
+    """
+
+    configs: dict[str, str] = field(default_factory=dict)
+    """func_urn of a kept config → the function it was kept under."""
+    functions: set[str] = field(default_factory=set)
+
+
+def unique_configs(rows: list[dict[str, Any]], kept: Identities) -> tuple[list, list[str]]:
+    """`rows` of one function without duplicates, and a note for each config served elsewhere.
+
+    A config served twice by this function keeps its first copy, with a `duplicate_note`; one
+    already kept under another function is dropped, and the returned notes say so.
+    """
+    first: dict[str, dict[str, Any]] = {}
+    copies: dict[str, int] = {}
+    elsewhere: list[str] = []
+    for row in rows:
+        urn = row["func_urn"]
+        owner = kept.configs.get(urn)
+        if owner is not None and owner != row["function_urn"]:
+            elsewhere.append(f"config {urn} was also served here; kept under {owner}")
+        elif urn in first:
+            copies[urn] += 1
+        else:
+            first[urn], copies[urn] = row, 1
+    for urn, row in first.items():
+        kept.configs[urn] = row["function_urn"]
+        if copies[urn] > 1:
+            row["duplicate_note"] = f"served {copies[urn]} times by this function; first kept"
+    return list(first.values()), sorted(set(elsewhere))
 
 
 def function_inventory(
@@ -199,88 +240,133 @@ def function_inventory(
     zone: tzinfo,
     functions_page_size: int,
     configs_page_size: int,
+    max_pages: int,
     workers: int,
     run_id: str,
 ) -> DltResource:
     """Both tables, scope by scope and page by page of ListFunctions.
 
     One resource with one thread pool for the whole run: each listed page's functions have their
-    configs fetched by at most `max_workers` threads, and the page is finished (and handed to
-    dlt, one item per table) before the next page is requested. So `max_workers` really bounds
-    the requests in flight, and memory holds one page, not the estate. A function's row is
-    written once its configs were fetched, so a function deleted in between is retired whole.
-    The two tables are declared once as variants of this resource: per-item hints would make dlt
-    re-merge the schema for every item.
+    configs fetched by at most `max_workers` threads, and the page is finished (configs handed to
+    dlt) before the next page is requested. So `max_workers` really bounds the requests in
+    flight. A function's row is written once its configs were fetched, so a function deleted in
+    between is retired whole; function rows wait for the end of their scope, so a function
+    listed twice is noted on the row that is kept. The two tables are declared once as
+    variants of this resource: per-item hints would make dlt re-merge the schema for every item.
     """
 
-    def inventory_one(run: ScopeRun, item: dict[str, Any], outcome: RunOutcome) -> Contribution:
-        scope, urn = run.scope, item["func_urn"]
-        what = f"async-invoke configs of {urn}"
-        function = shape_function(
-            item, region=scope.region, project_id=scope.project_id, naive_zone=zone
-        )
+    def inventory_one(run: ScopeRun, urn: str, item: dict[str, Any], outcome: RunOutcome) -> Any:
+        """Never raises: whatever goes wrong fails this function only, keeping its last rows."""
+        scope = run.scope
         incomplete = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
-        if run.auth_failure is not None:
-            return Contribution([incomplete], [function])
         try:
-            configs = fetch_configs(run.client, scope, zone, configs_page_size, urn)
+            function = shape_function(
+                item, region=scope.region, project_id=scope.project_id, naive_zone=zone
+            )
+        except Exception as exc:  # one unreadable item fails its function, never the run
+            outcome.fail(scope.key, f"function {urn}: its listing item could not be read ({exc})")
+            return Contribution([incomplete], None, False)
+        if run.auth_failure is not None:
+            return Contribution([incomplete], function, False)
+        try:
+            configs = fetch_configs(run.client, scope, zone, configs_page_size, max_pages, urn)
         except FunctionNotFound:
             # Gone since it was listed: retire its configs, and leave its function row out so
             # that the complete project retires it too.
             logger.info("%s was deleted after it was listed: retiring it", urn)
-            return Contribution(
-                [config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)], []
-            )
+            marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
+            return Contribution([marker], None, True)
         except AuthError as exc:
             run.stop_for_auth(exc, outcome)
-            return Contribution([incomplete], [function])
-        except (FunctionGraphError, ValueError) as exc:
-            reason = str(exc) if isinstance(exc, FunctionGraphError) else f"{what}: {exc}"
-            outcome.fail(f"{reason}; its last loaded rows are kept")
-            return Contribution([incomplete], [function])
+            return Contribution([incomplete], function, False)
+        except Exception as exc:  # any other failure fails this function only
+            reason = (
+                str(exc)
+                if isinstance(exc, FunctionGraphError)
+                else (f"async-invoke configs of {urn}: {type(exc).__name__}: {exc}")
+            )
+            outcome.fail(scope.key, f"{reason}; its last loaded rows are kept")
+            return Contribution([incomplete], function, False)
         marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
-        return Contribution([*configs, marker], [function])
+        return Contribution([*configs, marker], function, True)
 
-    def tables(configs: list[dict[str, Any]], functions: list[dict[str, Any]]) -> Iterator[Any]:
-        if configs:
-            yield dlt.mark.with_table_name(configs, "async_invoke_configs")
-        if functions:
-            yield dlt.mark.with_table_name(functions, "functions")
-
-    def scope_inventory(run: ScopeRun, pool: ThreadPoolExecutor, outcome: RunOutcome) -> Any:
-        """One scope; a listing that fails or stops early is recorded and retires nothing."""
+    def scope_inventory(
+        run: ScopeRun, pool: ThreadPoolExecutor, outcome: RunOutcome, kept: Identities
+    ) -> Any:
+        """One scope; a listing that fails, stops early or contradicts itself retires nothing."""
         scope = run.scope
-        paginator = FunctionListPaginator(page_size=functions_page_size)
+        paginator = FunctionListPaginator(page_size=functions_page_size, max_pages=max_pages)
         what = f"listing functions of {scope}"
+        functions: dict[str, dict[str, Any]] = {}
+        notes: dict[str, list[str]] = {}
+        identified, listing_failed = True, False
         try:
             path = f"/v2/{scope.project_id}/fgs/functions"
             for items in run.client.pages(path, paginator, what):
                 run.listed = paginator.count
-                listed = list(identified(items, what))
-                done = list(pool.map(lambda item: inventory_one(run, item, outcome), listed))
-                yield from tables(
-                    [row for contribution in done for row in contribution.configs],
-                    [row for contribution in done for row in contribution.functions],
-                )
-                run.progress(len(listed))
+                fresh: list[tuple[str, dict[str, Any]]] = []
+                for item in items:
+                    urn = function_identity(item)
+                    if urn is None:
+                        identified = False
+                        logger.warning("%s: an item without a usable func_urn", what)
+                    elif urn in kept.functions:
+                        notes.setdefault(urn, []).append("listed again; first listing kept")
+                    else:
+                        kept.functions.add(urn)
+                        fresh.append((urn, item))
+                done = list(pool.map(lambda pair: inventory_one(run, *pair, outcome), fresh))
+                configs: list[dict[str, Any]] = []
+                for (urn, _), contribution in zip(fresh, done, strict=True):
+                    rows = contribution.configs
+                    if contribution.complete:
+                        rows, elsewhere = unique_configs(rows, kept)
+                        notes.setdefault(urn, []).extend(elsewhere)
+                        outcome.fetched(scope.key, 1, len(rows) - 1)  # less its marker
+                    configs += rows
+                    if contribution.function is None and not contribution.complete:
+                        identified = False  # an unshaped function row must not be retired
+                    elif contribution.function is not None:
+                        functions[urn] = contribution.function
+                if configs:
+                    yield dlt.mark.with_table_name(configs, "async_invoke_configs")
+                run.progress(len(fresh))
         except FunctionGraphError as exc:
-            outcome.fail(f"{exc}; nothing in this project was retired")
+            outcome.fail(scope.key, f"{exc}; nothing in this project was retired")
+            listing_failed = True
+        for urn, texts in notes.items():
+            if urn in functions and texts:
+                functions[urn]["duplicate_note"] = "; ".join(dict.fromkeys(texts))
+        if functions:
+            yield dlt.mark.with_table_name(list(functions.values()), "functions")
+        if listing_failed:
             return
         if not paginator.complete:
-            outcome.fail(f"{what}: paging stopped early ({paginator.stop_reason})")
+            outcome.fail(scope.key, f"{what}: {paginator.incompleteness}; nothing was retired")
+            return
+        if not identified:
+            outcome.fail(
+                scope.key,
+                f"{what}: an item had no usable func_urn or could not be read; "
+                "no function of this project was retired",
+            )
             return
         logger.info("%s: %d functions listed", scope, paginator.items_seen)
-        yield from tables(
+        yield dlt.mark.with_table_name(
             [config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)],
-            [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)],
+            "async_invoke_configs",
+        )
+        yield dlt.mark.with_table_name(
+            [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)], "functions"
         )
 
     @dlt.resource(name=INVENTORY_RESOURCE)
     def function_inventory() -> Iterator[Any]:
-        outcome = RunOutcome(dlt.current.source_state(), run_id)
+        outcome = RunOutcome(dlt.current.source_state(), run_id, [run.scope.key for run in runs])
+        kept = Identities()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fgs") as pool:
             for run in runs:
-                yield from scope_inventory(run, pool, outcome)
+                yield from scope_inventory(run, pool, outcome, kept)
 
     for table, disposition, columns in (
         ("functions", FUNCTIONS_DISPOSITION, FUNCTION_COLUMNS),
@@ -296,23 +382,39 @@ def function_inventory(
 
 
 def fetch_configs(
-    client: FunctionGraphClient, scope: Scope, zone: tzinfo, page_size: int, function_urn: str
+    client: FunctionGraphClient,
+    scope: Scope,
+    zone: tzinfo,
+    page_size: int,
+    max_pages: int,
+    function_urn: str,
 ) -> list[dict[str, Any]]:
-    """All config rows of one function; raises unless every page arrived."""
-    paginator = PageInfoPaginator(page_size=page_size)
+    """All config rows of one function; raises unless the listing is complete.
+
+    Complete means every page arrived, paging ended by a documented rule, the items reached the
+    announced count, and every item had a `func_urn` to be stored under.
+    """
+    paginator = PageInfoPaginator(page_size=page_size, max_pages=max_pages)
     path = f"/v2/{scope.project_id}/fgs/functions/{quote_urn(function_urn)}/async-invoke-configs"
     what = f"async-invoke configs of {function_urn}"
-    rows = [
-        shape_config(
-            item,
-            function_urn=function_urn,
-            region=scope.region,
-            project_id=scope.project_id,
-            naive_zone=zone,
-        )
-        for items in client.pages(path, paginator, what)
-        for item in identified(items, what)
-    ]
+    rows = []
+    unidentified = 0
+    for items in client.pages(path, paginator, what):
+        for item in items:
+            if config_identity(item) is None:
+                unidentified += 1
+                continue
+            rows.append(
+                shape_config(
+                    item,
+                    function_urn=function_urn,
+                    region=scope.region,
+                    project_id=scope.project_id,
+                    naive_zone=zone,
+                )
+            )
     if not paginator.complete:
-        raise PagingError(f"{what}: paging stopped early ({paginator.stop_reason})")
+        raise PagingError(f"{what}: {paginator.incompleteness}")
+    if unidentified:
+        raise PagingError(f"{what}: {unidentified} item(s) without a func_urn")
     return rows

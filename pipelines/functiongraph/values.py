@@ -105,4 +105,3 @@ def load_json(text: str) -> tuple[Any, str | None]:
         return None, "is nested too deeply to read"
     except ValueError as error:  # e.g. an integer with more digits than Python converts
         return None, f"cannot be read: {error}"
-

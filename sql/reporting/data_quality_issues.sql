@@ -12,6 +12,14 @@
 --   unparseable_timestamp  a timestamp served but not readable (the parsed column is NULL)
 --   urn_error              func_urn could not be read or belongs to another function
 --   unknown_fields         fields the connector has no column for (extra_fields)
+--   value_error            a served value that could not be stored as read, e.g. a number beyond
+--                          64 bits (stored NULL; the reason quotes the raw value)
+--   duplicate_served       the API served this item more than once (duplicate_note says where);
+--                          one copy was kept
+--   duplicate_live_row     another live row has the same func_urn (is_shadowed): it is hidden
+--                          from every report
+-- Issues of a function (value_error, duplicate_served) have the function's URN as func_urn and
+-- a field starting with `functions.`.
 -- dialect: duckdb
 with configs as (
     select * from staging.stg_async_invoke_configs
@@ -117,6 +125,40 @@ issues as (
         extra_fields
     from configs
     where extra_fields is not null
+
+    union all
+    select func_urn, 'value_error', 'value_error', value_error, null
+    from configs
+    where value_error is not null
+
+    union all
+    select func_urn, 'duplicate_served', 'func_urn', duplicate_note, func_urn
+    from configs
+    where duplicate_note is not null
+
+    union all
+    select func_urn, 'duplicate_live_row', 'func_urn',
+        'another live row has this func_urn (under ' || function_urn || '); it is hidden',
+        function_urn
+    from staging.stg_async_invoke_configs
+    where is_shadowed
+),
+
+functions as (
+    select * from staging.stg_functions
+    where is_current
+),
+
+function_issues as (
+    select function_urn, 'value_error' as issue, 'functions.value_error' as field,
+        value_error as reason, null as raw_value
+    from functions
+    where value_error is not null
+
+    union all
+    select function_urn, 'duplicate_served', 'functions.func_urn', duplicate_note, function_urn
+    from functions
+    where duplicate_note is not null
 )
 
 select
@@ -130,3 +172,16 @@ select
     i.raw_value
 from issues as i
 join configs as c on c.func_urn = i.func_urn
+
+union all
+select
+    i.function_urn,
+    f.function_urn,
+    f.region,
+    f.project_id,
+    i.issue,
+    i.field,
+    i.reason,
+    i.raw_value
+from function_issues as i
+join functions as f on f.function_urn = i.function_urn

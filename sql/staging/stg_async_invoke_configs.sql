@@ -1,6 +1,19 @@
 -- Staging: the loaded async-invoke configs, one row per config, columns in reporting order.
 -- Every version ever loaded (history, see README): valid_from/valid_to bound each version,
--- is_current marks the live one. Only renames and orders columns; no business rules here.
+-- is_current marks the live one. Only renames and orders columns, with one rule: should two
+-- live rows ever share a func_urn (the loader deduplicates, so only an earlier version's data or
+-- a hand edit can cause it), exactly one is current: the one whose func_urn belongs to its
+-- function, then the newest, then the lowest function_urn. The others are is_shadowed.
+with versions as (
+    select
+        *,
+        case when _dlt_valid_to is null then row_number() over (
+            partition by func_urn, _dlt_valid_to is null
+            order by urn_error is null desc, _dlt_valid_from desc, function_urn
+        ) end as live_rank
+    from functiongraph.async_invoke_configs
+)
+
 select
     func_urn,
     function_urn,
@@ -30,8 +43,11 @@ select
     last_modified,
     last_modified_raw,
     urn_error,
+    value_error,
+    duplicate_note,
     extra_fields,
     _dlt_valid_from as valid_from,
     _dlt_valid_to as valid_to,
-    _dlt_valid_to is null as is_current
-from functiongraph.async_invoke_configs
+    coalesce(live_rank = 1, false) as is_current,
+    coalesce(live_rank > 1, false) as is_shadowed
+from versions
