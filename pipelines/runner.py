@@ -6,9 +6,11 @@ scheduled run does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,13 +22,19 @@ from dlt.sources import DltSource
 
 from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
 from pipelines.functiongraph.snapshots import failures_of, scope_outcomes
-from pipelines.functiongraph.source import INVENTORY_RESOURCE, TABLES
+from pipelines.functiongraph.source import INVENTORY_RESOURCE, SOURCE_NAME, TABLES, source_scopes
 from pipelines.models import apply_models
 from pipelines.publish import publish
+from pipelines.warehouse import (
+    duckdb_database,
+    exclusive,
+    lock_timeout,
+    pipeline_name_for,
+    postgres_identity,
+)
 
 logger = logging.getLogger(__name__)
 
-PIPELINE_NAME = "fgs_async_configs"
 DATASET_NAME = "functiongraph"
 
 
@@ -47,7 +55,7 @@ def destination_name(requested: str | None = None) -> str:
 
 def make_pipeline(
     *,
-    pipeline_name: str = PIPELINE_NAME,
+    pipeline_name: str | None = None,
     destination: str | None = None,
     database: str | None = None,
     pipelines_dir: str | None = None,
@@ -57,6 +65,8 @@ def make_pipeline(
     Connection details are dlt's own: `DESTINATION__DUCKDB__CREDENTIALS` (a path; `database`
     overrides it) and `DESTINATION__POSTGRES__CREDENTIALS` (a connection string). The filesystem
     destination loads into DuckDB too, and `publish` copies the result (see pipelines.publish).
+    Unless `pipeline_name` is given, the name (and so dlt's working folder) is derived from the
+    warehouse: see `pipelines.warehouse`.
     """
     name = destination_name(destination)
     if name == "filesystem":
@@ -65,20 +75,37 @@ def make_pipeline(
         raise ConfigError(
             f"--database names a DuckDB file; for {name} set DESTINATION__POSTGRES__CREDENTIALS"
         )
-    if database and Path(database).stem == DATASET_NAME:
-        raise ConfigError(
-            f"the DuckDB file must not be named {DATASET_NAME}.duckdb: DuckDB would confuse it "
-            f"with the dataset {DATASET_NAME!r}; choose another file name"
-        )
     target: Any = name
-    if name == "duckdb" and database:
-        target = dlt.destinations.duckdb(credentials=database)
+    if name == "duckdb":
+        path = duckdb_database(database, DATASET_NAME)
+        target, identity = dlt.destinations.duckdb(credentials=path), f"duckdb:{path}"
+    else:
+        identity = postgres_identity(DATASET_NAME)
     return dlt.pipeline(
-        pipeline_name=pipeline_name,
+        pipeline_name=pipeline_name or pipeline_name_for(identity),
         destination=target,
         dataset_name=DATASET_NAME,
         pipelines_dir=pipelines_dir,
     )
+
+
+def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
+    """The DuckDB file a pipeline writes, or None for another destination or in memory."""
+    if dialect(pipeline) != "duckdb":
+        return None
+    path = pipeline.destination.config_params.get("credentials")
+    return path if isinstance(path, str) and Path(path).is_absolute() else None
+
+
+@contextlib.contextmanager
+def turn(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """The pipeline's exclusive turn at its DuckDB file (a no-op elsewhere)."""
+    path = duckdb_file(pipeline)
+    if path is None:
+        yield
+        return
+    with exclusive(path, lock_timeout()):
+        yield
 
 
 def dialect(pipeline: dlt.Pipeline) -> str:
@@ -182,9 +209,14 @@ def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None
     Then the fresh snapshot is extracted and loaded. With `publish_to` (a bucket URL),
     the tables and reporting views are then published there as parquet.
     """
+    with turn(pipeline):
+        return _run(pipeline, source, publish_to)
+
+
+def _run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None) -> RunSummary:
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    finish_interrupted_run(pipeline)
+    finish_interrupted_run(pipeline, source_scopes(source))
     if dialect(pipeline) == "duckdb":
         use_parquet(source)
     info = pipeline.run(source)
@@ -208,9 +240,12 @@ def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None
     return summary
 
 
-def finish_interrupted_run(pipeline: dlt.Pipeline) -> None:
+def finish_interrupted_run(pipeline: dlt.Pipeline, scopes: list[str]) -> None:
     """Load, or discard, the packages a crashed run left in dlt's working folder.
 
+    A package made for other scopes than this run's `scopes` (the configuration changed since)
+    is discarded with a warning: loading it would bring in data nobody asked for now, and it
+    could not be checked against this configuration.
     A package whose load never started is a complete snapshot: it is loaded, keeping history in
     the order things were seen. One whose load had started cannot be resumed safely: dlt would
     copy its started jobs into the staging tables a second time, and the `scd2` merge, which does
@@ -219,6 +254,16 @@ def finish_interrupted_run(pipeline: dlt.Pipeline) -> None:
     snapshot this run takes next supersedes it.
     """
     if not pipeline.has_pending_data:
+        return
+    made_for = sorted(scope_outcomes(pipeline.state.get("sources", {}).get(SOURCE_NAME, {})))
+    if made_for != sorted(scopes):
+        logger.warning(
+            "discarding the load an interrupted run left behind: it was made for %s, "
+            "this run is for %s",
+            ", ".join(made_for) or "unknown scopes",
+            ", ".join(sorted(scopes)),
+        )
+        pipeline.drop_pending_packages()
         return
     begun = [
         load_id

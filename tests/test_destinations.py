@@ -109,7 +109,7 @@ FN_URN = "urn:fss:cn-north-4:p:function:default:target:latest"
                 "OBS",
                 '{"bucket":"b","expires":"abc"}',
                 "b",
-                param_error="'expires' is not an integer: 'abc'",
+                param_error="'expires' 'abc' is not an integer",
             ),
         ),
         (
@@ -118,7 +118,7 @@ FN_URN = "urn:fss:cn-north-4:p:function:default:target:latest"
                 "OBS",
                 '{"bucket":"b","expires":7.5}',
                 "b",
-                param_error="'expires' is not an integer: 7.5",
+                param_error="'expires' 7.5 is not an integer",
             ),
         ),
         (
@@ -127,7 +127,7 @@ FN_URN = "urn:fss:cn-north-4:p:function:default:target:latest"
                 "OBS",
                 '{"bucket":"b","expires":true,"prefix":5}',
                 "b",
-                param_error="'prefix' is not a string: 5; 'expires' is not an integer: True",
+                param_error="'prefix' is not a string: 5; 'expires' true is not an integer",
             ),
         ),
         # unreadable params: raw kept, reason given
@@ -192,7 +192,7 @@ FN_URN = "urn:fss:cn-north-4:p:function:default:target:latest"
         ),
         (
             {"destination": "DIS", "param": '{"stream_name":null}'},
-            side("DIS", '{"stream_name":null}', param_error="'stream_name' is not a string: None"),
+            side("DIS", '{"stream_name":null}', param_error="'stream_name' is not a string: null"),
         ),
         # a param served as a JSON object is stored as canonical JSON text
         (

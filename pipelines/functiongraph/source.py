@@ -19,7 +19,7 @@ from datetime import tzinfo
 from typing import Any
 
 import dlt
-from dlt.sources import DltResource
+from dlt.sources import DltResource, DltSource
 
 from pipelines.functiongraph.auth import auth_from_credentials
 from pipelines.functiongraph.client import FunctionGraphClient
@@ -78,11 +78,13 @@ logger = logging.getLogger(__name__)
 
 FUNCTIONS_PAGE_MAX = 400
 CONFIGS_PAGE_MAX = 100
+SOURCE_NAME = "functiongraph"
 INVENTORY_RESOURCE = "function_inventory"
+_SCOPES_ATTRIBUTE = "fgs_scope_keys"
 TABLES = ("functions", "async_invoke_configs")
 
 
-@dlt.source(name="functiongraph", section="functiongraph", max_table_nesting=0)
+@dlt.source(name=SOURCE_NAME, section="functiongraph", max_table_nesting=0)
 def functiongraph(
     region: str | None = None,
     project_id: str | None = None,
@@ -153,7 +155,16 @@ def functiongraph(
         for scope in scopes
     ]
     run_id = uuid.uuid4().hex  # ties the failures recorded in source state to this run
-    return function_inventory(runs, zone, functions_page, configs_page, pages_cap, workers, run_id)
+    inventory = function_inventory(
+        runs, zone, functions_page, configs_page, pages_cap, workers, run_id
+    )
+    setattr(inventory, _SCOPES_ATTRIBUTE, [run.scope.key for run in runs])
+    return inventory
+
+
+def source_scopes(source: DltSource) -> list[str]:
+    """The scope keys ("region/project_id") a source object will fetch, known before it runs."""
+    return list(getattr(source.resources[INVENTORY_RESOURCE], _SCOPES_ATTRIBUTE))
 
 
 @dataclass

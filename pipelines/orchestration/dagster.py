@@ -63,7 +63,6 @@ from pipelines.functiongraph.source import functiongraph
 from pipelines.runner import (
     CHANGE_TYPES,
     DATASET_NAME,
-    PIPELINE_NAME,
     RunSummary,
     make_pipeline,
     one_line,
@@ -71,6 +70,7 @@ from pipelines.runner import (
     root_cause,
     run,
 )
+from pipelines.warehouse import PIPELINE_PREFIX
 
 GROUP = "functiongraph"
 FUNCTIONS_KEY = AssetKey([DATASET_NAME, "functions"])
@@ -109,7 +109,7 @@ def configured_partition_scopes() -> dict[str, Scope]:
 
     Raises `ConfigError` naming the key when the configuration cannot work.
     """
-    context = ConfigSectionContext(pipeline_name=PIPELINE_NAME, sections=SOURCE_SECTIONS)
+    context = ConfigSectionContext(pipeline_name=PIPELINE_PREFIX, sections=SOURCE_SECTIONS)
     with inject_section(context):
         settings = resolve_configuration(ScopeSettings(), sections=SOURCE_SECTIONS)
     scopes = configured_scopes(
