@@ -1,7 +1,8 @@
 """Command line: `python -m pipelines run | demo | sandbox | models`.
 
 Exit codes: 0 success, 1 the run failed (the API, the network, the database), 2 the
-configuration or the command line is wrong. Failures print one line, `error: <reason>`, on stderr.
+configuration or the command line is wrong, 130 interrupted (Ctrl-C). Failures print one line,
+`error: <reason>`, on stderr.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pipelines.sandbox.cli import add_arguments as add_sandbox_arguments
 if TYPE_CHECKING:
     from pipelines.runner import RunSummary
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,20 +174,26 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    from pipelines.functiongraph.errors import ConfigError
-    from pipelines.runner import one_line, root_cause
-
     try:
-        return COMMANDS[args.command](args)
-    except Exception as exc:  # one line for the scheduler, never a traceback with secrets
-        cause = root_cause(exc)
-        print(f"error: {one_line(cause)}", file=sys.stderr)
-        return EXIT_CONFIG if isinstance(cause, ConfigError) else EXIT_FAILED
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(
+            level=logging.WARNING if args.quiet else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        from pipelines.functiongraph.errors import ConfigError
+        from pipelines.runner import interrupted, one_line, root_cause
+
+        try:
+            return COMMANDS[args.command](args)
+        except Exception as exc:  # one line for the scheduler, never a traceback with secrets
+            cause = root_cause(exc)
+            if interrupted(cause):  # dlt wraps a Ctrl-C inside its own step errors
+                raise KeyboardInterrupt from None
+            print(f"error: {one_line(cause)}", file=sys.stderr)
+            return EXIT_CONFIG if isinstance(cause, ConfigError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing retired, the next run starts afresh", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

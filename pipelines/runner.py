@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.sources import DltSource
 
@@ -363,19 +364,38 @@ def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunS
     )
 
 
-def root_cause(exc: BaseException) -> BaseException:
-    """The connector's own error inside dlt's wrappers, or dlt's config error, or `exc`."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps: dlt's `.exception`, then `__cause__`, then `__context__`."""
     seen: set[int] = set()
     current: BaseException | None = exc
-    found: BaseException = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The connector's own error inside dlt's wrappers, or dlt's config error, or `exc`.
+
+    DuckDB refusing its file lock (another process, e.g. a notebook, has the file open for
+    writing) becomes one line naming the situation, instead of dlt's credentials hint.
+    """
+    found: BaseException = exc
+    for current in causes(exc):
         if isinstance(current, FunctionGraphError):
             return current
         if isinstance(current, ConfigurationException):
             found = ConfigError(one_line(current))
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+        if isinstance(current, duckdb.IOException) and "lock" in str(current).lower():
+            return FunctionGraphError(
+                f"another process is using the DuckDB file: {one_line(current, 300)}"
+            )
     return found
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether a Ctrl-C is what ended the run, wherever dlt wrapped it."""
+    return any(isinstance(current, KeyboardInterrupt) for current in causes(exc))
 
 
 def one_line(exc: BaseException, limit: int = 600) -> str:

@@ -120,6 +120,7 @@ class Loader:
 
     def __init__(self, tmp_path: Path, server: SandboxServer, destination: str = "duckdb") -> None:
         self.tmp_path = tmp_path
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.server = server
         self.database = str(tmp_path / "fgs.duckdb") if destination == "duckdb" else None
         self.pipeline = make_pipeline(

@@ -8,6 +8,8 @@ real: both sides read an injected clock.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 import requests
 from huaweicloudsdkcore.auth.credentials import BasicCredentials, GlobalCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
+from huaweicloudsdkcore.signer.signer import Signer
 
 from pipelines.functiongraph.signing import (
     AkSkAuth,
@@ -28,10 +31,14 @@ from pipelines.functiongraph.signing import (
     string_to_sign,
 )
 from pipelines.sandbox import Estate, SandboxServer, make_config_item, make_function_item
+from pipelines.sandbox import signing as sandbox_signing
 
 AK = "HPUASANDBOXAK0000001"
 SK = "sAnDbOx+SeCrEt/kEy0000000000000000000000"
 STS_TOKEN = "gQpjbi1ub3J0aC00STSTEMPORARYTOKEN=="
+TEMP_AK = "HPUATEMPORARYAK00002"
+TEMP_SK = "tEmP+SeCrEt/kEy000000000000000000000000"
+TEMP_TOKEN = "gQpjbi1ub3J0aC00BOUNDTOTEMPKEY=="
 STATIC_TOKEN = "static-token-4d2e"
 DOMAIN = "acme-domain"
 USER = "loader"
@@ -50,7 +57,7 @@ APIG_0307 = {"error_code": "APIG.0307", "error_msg": "The token must be updated"
 IAM_WRONG = {
     "error": {"code": 401, "message": "The username or password is wrong.", "title": "Unauthorized"}
 }
-SECRETS = (SK, STS_TOKEN, STATIC_TOKEN, PASSWORD)
+SECRETS = (SK, STS_TOKEN, STATIC_TOKEN, PASSWORD, TEMP_SK, TEMP_TOKEN)
 
 
 class Clock:
@@ -93,6 +100,7 @@ def server(clock: Clock) -> Iterator[SandboxServer]:
         tokens=(STATIC_TOKEN,),
         access_keys={AK: SK},
         security_tokens={STS_TOKEN},
+        temporary_keys={TEMP_AK: (TEMP_SK, TEMP_TOKEN)},
         users={(DOMAIN, USER): PASSWORD},
         token_ttl_s=TTL,
         clock=clock,
@@ -579,6 +587,170 @@ def test_auth_seen_records_each_attempt_and_its_date(
     ]
     server.clear_auth_seen()
     assert server.auth_seen == []
+
+
+# -- temporary AK/SK -----------------------------------------------------------------------------
+
+
+def _temporary(clock: Clock, **overrides: Any) -> AkSkAuth:
+    return _signer(clock, access_key=TEMP_AK, secret_key=TEMP_SK, **overrides)
+
+
+def test_temporary_key_with_its_token_is_served(
+    server: SandboxServer, session: requests.Session, clock: Clock
+) -> None:
+    auth = _temporary(clock, security_token=TEMP_TOKEN)
+    response = session.send(_prepare(session, _functions_url(server), auth))
+    assert response.status_code == 200, response.text
+    assert response.json()["functions"] == server.estate.functions(PID)
+    assert server.auth_seen == [("security_token", True, SDK_NOW, None)]
+
+
+TEMPORARY_REFUSALS = [
+    pytest.param(
+        {},
+        "header x-security-token is missing for a temporary access key",
+        id="without-token",
+    ),
+    pytest.param(
+        {"security_token": STS_TOKEN},  # valid for permanent keys, not bound to this one
+        "security token is invalid or expired",
+        id="another-valid-token",
+    ),
+    pytest.param(
+        {"security_token": TEMP_TOKEN + "x"},
+        "security token is invalid or expired",
+        id="wrong-token",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "reason"), TEMPORARY_REFUSALS)
+def test_temporary_key_needs_its_own_token(
+    overrides: dict[str, str],
+    reason: str,
+    server: SandboxServer,
+    session: requests.Session,
+    clock: Clock,
+) -> None:
+    """The signature is right in every case: only the token is missing or not the bound one."""
+    response = session.send(
+        _prepare(session, _functions_url(server), _temporary(clock, **overrides))
+    )
+    _assert_aksk_401(response, reason)
+    (attempt,) = server.auth_seen
+    assert (attempt.ok, attempt.reason) == (False, reason)
+
+
+def test_temporary_token_added_after_signing_is_refused(
+    server: SandboxServer, session: requests.Session, clock: Clock
+) -> None:
+    prepared = _prepare(session, _functions_url(server), _temporary(clock))
+    prepared.headers["X-Security-Token"] = TEMP_TOKEN
+    _assert_aksk_401(session.send(prepared), "header x-security-token is not signed")
+
+
+def test_official_sdk_temporary_credentials(session: requests.Session) -> None:
+    with SandboxServer(
+        _estate(), temporary_keys={TEMP_AK: (TEMP_SK, TEMP_TOKEN)}, tokens=()
+    ) as srv:
+        statuses = []
+        for credentials in (
+            BasicCredentials(TEMP_AK, TEMP_SK, PID).with_security_token(TEMP_TOKEN),
+            BasicCredentials(TEMP_AK, TEMP_SK, PID),
+        ):
+            request = SdkRequest(
+                method="GET",
+                schema="http",
+                host=urlsplit(srv.url).netloc,
+                resource_path=f"/v2/{PID}/fgs/functions",
+                query_params=[],
+                header_params={"Content-Type": "application/json"},
+                body=b"",
+            )
+            signed = credentials.sign_request(request)
+            response = session.get(signed.url, headers=signed.header_params)
+            statuses.append(response.status_code)
+            for secret in SECRETS:
+                assert secret not in response.text
+    assert statuses == [200, 401]
+
+
+def test_temporary_keys_validate() -> None:
+    with pytest.raises(ValueError, match="permanent or temporary"):
+        SandboxServer(Estate(), access_keys={AK: SK}, temporary_keys={AK: (SK, TEMP_TOKEN)})
+    with pytest.raises(ValueError, match="security token"):
+        SandboxServer(Estate(), temporary_keys={TEMP_AK: (TEMP_SK, "")})
+
+
+# -- the sandbox verifies on its own -------------------------------------------------------------
+
+
+def test_sandbox_never_imports_the_connector() -> None:
+    """A verifier sharing the client's signing code would accept the client's bugs."""
+    code = (
+        "import sys, pipelines.sandbox, pipelines.sandbox.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith('pipelines.functiongraph')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+SDK_CASES = [
+    pytest.param(
+        f"/v2/{PID}/fgs/functions/{quote(_urn(PID, REGION, 'f01') + ':!prod', safe='')}/x",
+        [("marker", "0"), ("limit", "50")],
+        {"Content-Type": "application/json"},
+        b"",
+        id="alias-urn",
+    ),
+    pytest.param(
+        f"/v2/{PID}/fgs/functions/{quote('函数-café', safe='')}/aliases",
+        [("func_name", "café ☕"), ("package_name", "默认"), ("a", "2"), ("a", "1"), ("e", "")],
+        {"Accept": "application/json", "X-Padded": "  padded \t"},
+        b"",
+        id="unicode-repeated-empty-padded",
+    ),
+    pytest.param(
+        f"/v2/{PID}/fgs/functions",
+        [("sp", "a b+c/d&e=f"), ("b~", "~tilde")],
+        {"Content-Type": "application/json;charset=UTF-8", "X-Project-Id": PID},
+        b'{"name": "\xc3\xbcn\xc3\xaf"}',
+        id="json-body",
+    ),
+    pytest.param(
+        f"/v2/{PID}/fgs/functions",
+        [],
+        {"Content-Type": "text/plain", "X-Security-Token": STS_TOKEN},
+        b"not hashed: UNSIGNED-PAYLOAD",
+        id="unsigned-payload",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "query", "headers", "body"), SDK_CASES)
+def test_sandbox_signing_matches_the_sdk(
+    path: str, query: list[tuple[str, str]], headers: dict[str, str], body: bytes
+) -> None:
+    request = SdkRequest(
+        method="POST",
+        schema="https",
+        host="functiongraph.cn-north-4.myhuaweicloud.com",
+        resource_path=path,
+        query_params=list(query),
+        header_params=dict(headers),
+        body=body,
+    )
+    signed = Signer(BasicCredentials(AK, SK)).sign(request)
+    access, names, sent = sandbox_signing.parse_authorization(signed.header_params["Authorization"])
+    assert access == AK
+    canonical = sandbox_signing.canonical_request(
+        "POST", path, query, signed.header_params, names, body
+    )
+    to_sign = sandbox_signing.string_to_sign(canonical, signed.header_params["X-Sdk-Date"])
+    assert sandbox_signing.signature(SK, to_sign) == sent
 
 
 # -- tokens --------------------------------------------------------------------------------------

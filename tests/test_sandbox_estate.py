@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import warnings
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
+from huaweicloudsdkcore.client import Client
 
 from pipelines.sandbox import (
     ABSENT,
@@ -17,7 +22,9 @@ from pipelines.sandbox import (
     make_config_item,
     make_destination,
     make_function_item,
+    tenant_secrets,
     unqualified_urn,
+    user_data_text,
 )
 
 PID = "a" * 32
@@ -51,6 +58,95 @@ def test_make_function_item_has_listfunctions_fields() -> None:
     assert item["type"] == "v2"
     assert set(item) >= {"domain_id", "project_name", "timeout", "handler", "memory_size"}
     assert set(item) >= {"code_type", "code_filename", "code_size", "description", "last_modified"}
+
+
+# The fields of the official SDK's `ListFunctionResult` (huaweicloudsdkfunctiongraph v2), but
+# `gpu_memory`, which only GPU functions carry; then two the API serves beyond that model.
+SDK_FUNCTION_FIELDS = {
+    "resource_id", "func_urn", "func_name", "domain_id", "namespace", "project_name", "package",
+    "runtime", "timeout", "handler", "memory_size", "cpu", "code_type", "code_url",
+    "code_filename", "code_size", "user_data", "encrypted_user_data", "digest", "version",
+    "image_name", "xrole", "app_xrole", "description", "last_modified", "func_vpc_id",
+    "strategy_config", "extend_config", "initializer_handler", "initializer_timeout",
+    "pre_stop_handler", "pre_stop_timeout", "enterprise_project_id", "long_time",
+    "log_group_id", "log_stream_id", "type", "fail_count", "is_bridge_function",
+    "bind_bridge_func_urns",
+}  # fmt: skip
+NEWER_FUNCTION_FIELDS = {"enable_dynamic_memory", "is_stateful_function"}
+SECRET = re.compile(r"tenant-secret-[0-9a-f]{24}")
+
+
+def _sdk_datetime(raw: str) -> Any:
+    """What the official SDK makes of a `last_modified` (typed datetime): a str if it fails."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Client._deserialize_data_time(raw)
+
+
+def test_make_function_item_is_a_full_sdk_item() -> None:
+    item = make_function_item(REGION, PID, "billing", "invoice-render")
+    assert set(item) == SDK_FUNCTION_FIELDS | NEWER_FUNCTION_FIELDS
+    assert item["last_modified"] == "2024-03-04 14:50:02"  # the documented naive format
+    assert isinstance(_sdk_datetime(item["last_modified"]), datetime)
+    assert (item["cpu"], item["type"], item["is_bridge_function"]) == (300, "v2", False)
+    assert item["strategy_config"] == {"concurrency": -1, "concurrent_num": 1}
+    assert re.fullmatch(r"[0-9a-f]{128}", item["digest"])
+    assert isinstance(json.loads(item["extend_config"]), dict)
+    env = json.loads(item["user_data"])
+    encrypted = json.loads(item["encrypted_user_data"])
+    assert set(env) == {"DB_HOST", "DB_PASSWORD"} and set(encrypted) == {"API_KEY"}
+    assert SECRET.fullmatch(env["DB_PASSWORD"]) and SECRET.fullmatch(encrypted["API_KEY"])
+    # Derived from the URN: stable, and never shared between functions.
+    assert make_function_item(REGION, PID, "billing", "invoice-render") == item
+    other = make_function_item(REGION, PID, "billing", "other")
+    assert other["user_data"] != item["user_data"] and other["resource_id"] != item["resource_id"]
+
+
+def test_make_function_item_env_and_cpu_overrides() -> None:
+    item = make_function_item(
+        REGION,
+        PID,
+        "default",
+        "f",
+        user_data={"TOKEN": "t-1", "ÜBER": "ü"},
+        encrypted_user_data="{not json",
+        memory_size=1024,
+    )
+    assert (
+        item["user_data"]
+        == '{"TOKEN":"t-1","ÜBER":"ü"}'
+        == user_data_text(json.loads(item["user_data"]))
+    )
+    assert item["encrypted_user_data"] == "{not json"  # strings are served verbatim
+    assert item["cpu"] == 1000  # follows memory_size unless given
+    assert make_function_item(REGION, PID, "default", "f", memory_size=512, cpu=7)["cpu"] == 7
+    assert "xrole" not in make_function_item(REGION, PID, "default", "f", xrole=ABSENT)
+
+
+def test_tenant_secrets() -> None:
+    estate = Estate()
+    estate.add_function(
+        PID,
+        make_function_item(
+            REGION,
+            PID,
+            "default",
+            "a",
+            user_data={"K": "v-1", "E": "", "N": 5},
+            encrypted_user_data="",
+        ),
+    )
+    estate.add_function(
+        PID,
+        make_function_item(
+            REGION, PID, "default", "b", user_data="{broken", encrypted_user_data={"S": "v-2"}
+        ),
+    )
+    estate.add_function(
+        PID,
+        make_function_item(REGION, PID, "default", "c", user_data=ABSENT, encrypted_user_data=None),
+    )
+    assert tenant_secrets(estate) == {"v-1", "{broken", "v-2"}
 
 
 def test_absent_override_removes_key() -> None:
@@ -156,6 +252,18 @@ def test_remove_function_drops_its_configs() -> None:
         estate.remove_function(URN)
 
 
+def test_set_configs_foreign_ok_serves_a_config_under_another_function() -> None:
+    estate = _estate_with_one_function()
+    other = f"urn:fss:{REGION}:{PID}:function:billing:other"
+    estate.add_function(PID, make_function_item(REGION, PID, "billing", "other"))
+    foreign = make_config_item(URN, "latest")
+    with pytest.raises(ValueError, match="does not belong"):
+        estate.set_configs(other, [foreign])
+    estate.set_configs(other, [foreign], foreign_ok=True)
+    assert estate.configs(other) == [foreign]
+    assert (estate.configs(URN) or [])[0] == foreign  # still served under its own function too
+
+
 def test_set_configs_replaces_in_order() -> None:
     estate = _estate_with_one_function()
     estate.set_configs(URN, [make_config_item(URN, "!b"), make_config_item(URN, "!a")])
@@ -206,6 +314,93 @@ def test_generator_is_deterministic() -> None:
     assert first != generate_estate(seed=12)
     # Bytes too, not just equality: the demo's data must be reproducible exactly.
     assert json.dumps(first.to_dict()) == json.dumps(generate_estate(seed=11).to_dict())
+
+
+# sha256 of `generate_estate(**case).to_dict()` (JSON, sorted keys) before function items got the
+# SDK's fields and the naive `last_modified`: the new fields must not move the shared RNG.
+LEGACY_DIGESTS = [
+    ({"seed": 7}, "500e2ea1ded7ddb86cd4ad573ef12a9998e06f9ac577eae2276fc86cc8f7b1da"),
+    (
+        {"seed": 21, "functions_per_project": 30},
+        "25c61a8dab9963cc0db9ec5c48a684f86a93524b57ca10cb3f8d0ffeed722800",
+    ),
+    (
+        {
+            "seed": 4,
+            "projects": ((REGION, PID), ("ap-southeast-1", OTHER_PID)),
+            "functions_per_project": 15,
+        },
+        "1da21e8faaff52843cf1c1e0e1d1bc3047dd1672c1eae811093e057a3a21d43f",
+    ),
+    (
+        {"seed": 5, "functions_per_project": 60, "mess": False},
+        "a56a83f0ae1c9e795c1bacae7c8515c67ea9d24f283c4055a6f832973d9f33e2",
+    ),
+    (
+        {"seed": 99, "functions_per_project": 200},
+        "74f3904a327ca42ff1792b43e3cabce62565d9f0fffcc0f2305f78a172e16de3",
+    ),
+]
+LEGACY_FUNCTION_FIELDS = {
+    "func_urn", "func_name", "domain_id", "namespace", "project_name", "package", "runtime",
+    "timeout", "handler", "memory_size", "code_type", "code_filename", "code_size", "version",
+    "description", "last_modified", "enterprise_project_id", "type", "new_field",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "digest"), LEGACY_DIGESTS)
+def test_generator_keeps_the_legacy_estate(case: dict[str, Any], digest: str) -> None:
+    snapshot = generate_estate(**case).to_dict()
+    for project in snapshot.values():
+        for item in project["functions"].values():
+            for key in set(item) - LEGACY_FUNCTION_FIELDS:
+                del item[key]
+            item["last_modified"] = item["last_modified"].replace(" ", "T") + "+08:00"
+    text = json.dumps(snapshot, sort_keys=True, ensure_ascii=False)
+    assert hashlib.sha256(text.encode()).hexdigest() == digest
+
+
+def test_generated_functions_are_full_sdk_items() -> None:
+    estate = generate_estate(seed=7, functions_per_project=80)
+    functions = estate.functions(DEFAULT_PROJECT_ID)
+    for item in functions:
+        assert set(item) - {"xrole", "app_xrole", "new_field"} == (
+            SDK_FUNCTION_FIELDS | NEWER_FUNCTION_FIELDS
+        ) - {"xrole", "app_xrole"}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", item["last_modified"])
+        assert isinstance(_sdk_datetime(item["last_modified"]), datetime)
+        assert isinstance(item["cpu"], int) and item["cpu"] >= 300
+        assert re.fullmatch(r"[0-9a-f]{128}", item["digest"])
+        assert item["strategy_config"]["concurrency"] in (-1, 0, 10, 100)
+        assert isinstance(item["strategy_config"]["concurrent_num"], int)
+        assert isinstance(json.loads(item["extend_config"]), dict)
+        assert item["type"] == "v2" and item["is_bridge_function"] is False
+        env = json.loads(item["user_data"])
+        assert "DB_HOST" in env and any(SECRET.fullmatch(v) for v in env.values())
+        assert all(SECRET.fullmatch(v) for v in json.loads(item["encrypted_user_data"]).values())
+    # Variety: some agencies absent or empty, most VPC ids empty, some encrypted variables.
+    assert any("xrole" not in f for f in functions)
+    assert any(f.get("xrole") == "" for f in functions)
+    assert any(f.get("xrole") for f in functions)
+    assert 0 < sum(f["func_vpc_id"] != "" for f in functions) < len(functions) / 2
+    assert any(json.loads(f["encrypted_user_data"]) for f in functions)
+    assert {f["strategy_config"]["concurrency"] for f in functions} >= {-1, 0}
+
+
+def test_generated_secrets_are_distinct_and_seeded() -> None:
+    estate = generate_estate(seed=7)
+    secrets = tenant_secrets(estate)
+    values = [
+        value
+        for item in estate.functions(DEFAULT_PROJECT_ID)
+        for key in ("user_data", "encrypted_user_data")
+        for value in json.loads(item[key]).values()
+    ]
+    assert len(values) == len(set(values)) == len(secrets)  # no two variables share a value
+    assert sum(bool(SECRET.fullmatch(v)) for v in secrets) >= 40
+    assert all(re.search(r"[0-9a-f]{12}", v) for v in secrets)  # none is a common word
+    assert tenant_secrets(generate_estate(seed=7)) == secrets
+    assert not tenant_secrets(generate_estate(seed=8)) & secrets
 
 
 def test_generator_defaults() -> None:

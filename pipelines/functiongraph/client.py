@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -139,27 +140,36 @@ class FunctionGraphClient:
         try:
             response = session.send(request, timeout=self.timeout, allow_redirects=False)
         except TRANSIENT_NETWORK_ERRORS as exc:
-            raise _Transient(f"network error ({type(exc).__name__})") from None
+            host = urlsplit(self.endpoint).netloc
+            raise _Transient(f"network error reaching {host} ({type(exc).__name__})") from None
         with response:
             return self._read(response, what)
 
     def _read(self, response: requests.Response, what: str) -> Any:
         status = response.status_code
+        request_id = response.headers.get("X-Request-Id")
         if 200 <= status < 300:
             try:
                 return response.json()
             except ValueError:
                 raise _Transient(f"HTTP {status} with an unreadable JSON body") from None
+            except RecursionError:  # retrying would get the same document
+                raise PagingError(
+                    f"{what}: the response body is nested too deeply to read"
+                    + (f" (X-Request-Id {request_id})" if request_id else "")
+                ) from None
         code, msg = _error_fields(response)
         if is_retryable_status(status):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise _Transient(f"HTTP {status} {code or ''}".rstrip(), retry_after)
         if status in (401, 403) or code in AUTH_ERROR_CODES:
             kind = self.auth.kind
-            raise AuthError(f"{what}: {kind} rejected ({AUTH_HINTS[kind]})", status, code, msg)
+            raise AuthError(
+                f"{what}: {kind} rejected ({AUTH_HINTS[kind]})", status, code, msg, request_id
+            )
         if status == 404 and code == "FSS.1051":
-            raise FunctionNotFound(what, status, code, msg)
-        raise ApiError(what, status, code, msg)
+            raise FunctionNotFound(what, status, code, msg, request_id)
+        raise ApiError(what, status, code, msg, request_id)
 
     def pages(self, path: str, paginator: MarkerPaginator, what: str) -> Iterator[list[Any]]:
         """Yield the items of each page until the paginator stops.

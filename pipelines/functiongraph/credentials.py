@@ -6,12 +6,27 @@ may only come from secret providers (`.dlt/secrets.toml`, environment variables)
 
 from __future__ import annotations
 
+import unicodedata
+
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import CredentialsConfiguration
 from dlt.common.typing import TSecretStrValue
 
 from pipelines.functiongraph.errors import ConfigError
 from pipelines.functiongraph.settings import env_key
+
+ALL_FIELDS = (
+    "auth_token",
+    "username",
+    "password",
+    "domain_name",
+    "access_key",
+    "secret_key",
+    "security_token",
+)
+
+HEADER_FIELDS = frozenset({"auth_token", "access_key", "security_token"})
+"""Values sent as (part of) HTTP headers, where surrounding spaces are never meant."""
 
 # Each credential kind and the fields it needs, all of them.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -40,6 +55,7 @@ class FunctionGraphCredentials(CredentialsConfiguration):
 
     def kind(self) -> str:
         """The one credential kind configured; a `ConfigError` saying what to fix otherwise."""
+        self.check_values()
         started = [k for k, fields in KIND_FIELDS.items() if any(getattr(self, f) for f in fields)]
         if not started:
             raise ConfigError(
@@ -61,3 +77,27 @@ class FunctionGraphCredentials(CredentialsConfiguration):
                 f"{env_key('credentials__security_token')} only goes with an access key pair"
             )
         return kind
+
+    def check_values(self) -> None:
+        """Refuse values that cannot be sent as they are, naming the key but never the value.
+
+        A `.env` file saved with CRLF line endings leaves a `\\r` at the end of every value;
+        sent as a header, `requests` would raise an error quoting the whole secret, and dlt
+        would keep that error in its trace. Blank values are refused for the same reason:
+        they are mistakes, and would otherwise surface as a confusing auth failure.
+        """
+        for name in ALL_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            text = str(value)
+            key = env_key(f"credentials__{name}")
+            if not text.strip():
+                raise ConfigError(f"{key} is blank: set a value or unset the key")
+            if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text):
+                raise ConfigError(
+                    f"{key} contains a control character (a line ending from a file saved with "
+                    "CRLF line endings?): remove it; the value is not shown"
+                )
+            if name in HEADER_FIELDS and text != text.strip():
+                raise ConfigError(f"{key} starts or ends with spaces: remove them")

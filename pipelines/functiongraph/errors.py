@@ -20,15 +20,23 @@ class ApiError(FunctionGraphError):
     """The API answered with an error that retrying will not fix."""
 
     def __init__(
-        self, what: str, status: int, error_code: str | None, error_msg: str | None
+        self,
+        what: str,
+        status: int,
+        error_code: str | None,
+        error_msg: str | None,
+        request_id: str | None = None,
     ) -> None:
         self.what = what
         self.status = status
         self.error_code = error_code
         self.error_msg = error_msg
+        self.request_id = request_id
         code = error_code or "no error_code"
         detail = f": {error_msg}" if error_msg else ""
-        super().__init__(f"{what}: HTTP {status} {code}{detail}")
+        # Huawei support asks for the request id of a failed call.
+        ticket = f" (X-Request-Id {request_id})" if request_id else ""
+        super().__init__(f"{what}: HTTP {status} {code}{detail}{ticket}")
 
 
 class FunctionNotFound(ApiError):

@@ -1,6 +1,8 @@
 """A local stand-in for the FunctionGraph API, for the demo, the tests and the benchmarks.
 
-It speaks only HTTP: the connector never imports this package, and talks to it over a socket.
+It speaks only HTTP: the connector never imports this package, and talks to it over a socket;
+nor does this package import the connector (it verifies AK/SK signatures with its own `signing`),
+so a bug in the connector cannot hide behind the same bug in its test double.
 """
 
 from .estate import (
@@ -11,12 +13,14 @@ from .estate import (
     make_config_item,
     make_destination,
     make_function_item,
+    tenant_secrets,
     unqualified_urn,
+    user_data_text,
 )
 from .faults import FaultResponse, Faults
 from .generator import DEFAULT_PROJECT_ID, DEFAULT_REGION, generate_estate
 from .iam import AuthAttempt, AuthResult, Iam
-from .server import SandboxServer, SeenRequest
+from .server import Hostile, SandboxServer, SeenRequest
 
 __all__ = [
     "ABSENT",
@@ -27,6 +31,7 @@ __all__ = [
     "Estate",
     "FaultResponse",
     "Faults",
+    "Hostile",
     "Iam",
     "Project",
     "SandboxServer",
@@ -36,5 +41,7 @@ __all__ = [
     "make_config_item",
     "make_destination",
     "make_function_item",
+    "tenant_secrets",
     "unqualified_urn",
+    "user_data_text",
 ]

@@ -9,6 +9,7 @@ methods below; the server reads it under the same lock, so a page is always a co
 from __future__ import annotations
 
 import copy as _copy
+import hashlib
 import json
 import threading
 from collections.abc import Iterable, Mapping
@@ -19,11 +20,14 @@ __all__ = [
     "ABSENT",
     "Estate",
     "Project",
+    "cpu_for_memory",
     "function_urn",
     "make_config_item",
     "make_destination",
     "make_function_item",
+    "tenant_secrets",
     "unqualified_urn",
+    "user_data_text",
 ]
 
 #: Domain (account) id used by hand-built function items when the caller does not give one.
@@ -77,12 +81,17 @@ def _region_of(urn: str) -> str:
     return unqualified_urn(urn).split(":")[2]
 
 
-def _owned_copies(function_urn: str, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Deep copies of config items, checking each belongs to `function_urn`.
+def _owned_copies(
+    function_urn: str, items: Iterable[Mapping[str, Any]], foreign_ok: bool = False
+) -> list[dict[str, Any]]:
+    """Deep copies of config items, checking each belongs to `function_urn` (unless
+    `foreign_ok`: a test serving one config under two functions says so explicitly).
 
     An item without a string `func_urn` is accepted as is: serving such mess is the point.
     """
     copies = [_copy.deepcopy(dict(item)) for item in items]
+    if foreign_ok:
+        return copies
     for item in copies:
         urn = item.get("func_urn")
         if isinstance(urn, str) and unqualified_urn(urn) != function_urn:
@@ -99,12 +108,49 @@ def _apply_overrides(item: dict[str, Any], overrides: Mapping[str, Any]) -> dict
     return item
 
 
+def _hex(seed: str, length: int) -> str:
+    """`length` hex characters derived from `seed`: stable, distinct, random-looking."""
+    out = ""
+    counter = 0
+    while len(out) < length:
+        out += hashlib.sha512(f"{counter}:{seed}".encode()).hexdigest()
+        counter += 1
+    return out[:length]
+
+
+def _uuid_like(seed: str) -> str:
+    h = _hex(seed, 32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def user_data_text(variables: Mapping[str, Any]) -> str:
+    """Environment variables as the API serves them in `user_data`: a JSON object, as text."""
+    return json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False)
+
+
+#: `memory_size` (MB) to the `cpu` (millicores) FunctionGraph allots it.
+CPU_FOR_MEMORY = {128: 300, 256: 400, 512: 600, 768: 800, 1024: 1000, 2048: 1600, 4096: 2600}
+
+
 def make_function_item(
     region: str, project_id: str, package: str, name: str, **overrides: Any
 ) -> dict[str, Any]:
-    """A well-formed ListFunctions item; `overrides` replace fields (`ABSENT` removes one)."""
+    """A well-formed ListFunctions item; `overrides` replace fields (`ABSENT` removes one).
+
+    It carries the fields of the official SDK's `ListFunctionResult` (but `gpu_memory`, which
+    only GPU functions have) and newer ones (`enable_dynamic_memory`, `is_stateful_function`).
+    Values that identify something (`resource_id`, `digest`, log ids, secrets) derive from the
+    URN, so the same call always builds the same item and two functions never share a secret.
+
+    `user_data` and `encrypted_user_data` are the function's environment variables as JSON
+    text, holding the tenant's secrets ("tenant-secret-" + 24 hex characters; see
+    `tenant_secrets`). A Mapping given for either is encoded to JSON text; a string is served
+    verbatim (so tests can serve "", invalid JSON, ...).
+    """
+    urn = function_urn(region, project_id, package, name)
     item: dict[str, Any] = {
-        "func_urn": function_urn(region, project_id, package, name),
+        "resource_id": _uuid_like(f"resource:{urn}"),
+        "func_urn": urn,
         "func_name": name,
         "domain_id": DEFAULT_DOMAIN_ID,
         "namespace": project_id,
@@ -114,16 +160,88 @@ def make_function_item(
         "timeout": 30,
         "handler": "index.handler",
         "memory_size": 128,
+        "cpu": CPU_FOR_MEMORY[128],
         "code_type": "inline",
+        "code_url": "",
         "code_filename": "index.py",
         "code_size": 1024,
+        "user_data": user_data_text(
+            {
+                "DB_HOST": f"db-{_hex(f'host:{urn}', 12)}.internal",
+                "DB_PASSWORD": f"tenant-secret-{_hex(f'password:{urn}', 24)}",
+            }
+        ),
+        "encrypted_user_data": user_data_text(
+            {"API_KEY": f"tenant-secret-{_hex(f'api-key:{urn}', 24)}"}
+        ),
+        "digest": _hex(f"digest:{urn}", 128),
         "version": "latest",
+        "image_name": f"latest-240304145002@{_hex(f'image:{urn}', 5)}",
+        "xrole": "fgs-async-agency",
+        "app_xrole": "fgs-async-agency",
         "description": "",
-        "last_modified": "2024-03-04T14:50:02+08:00",
+        "last_modified": "2024-03-04 14:50:02",
+        "func_vpc_id": "",
+        "strategy_config": {"concurrency": -1, "concurrent_num": 1},
+        "extend_config": '{"enable_lts_log":false}',
+        "initializer_handler": "",
+        "initializer_timeout": 0,
+        "pre_stop_handler": "",
+        "pre_stop_timeout": 0,
         "enterprise_project_id": "0",
+        "long_time": False,
+        "log_group_id": "",
+        "log_stream_id": "",
         "type": "v2",
+        "fail_count": 0,
+        "is_bridge_function": False,
+        "bind_bridge_func_urns": [],
+        "enable_dynamic_memory": False,
+        "is_stateful_function": False,
     }
+    for key in ("user_data", "encrypted_user_data"):
+        value = overrides.get(key)
+        if isinstance(value, Mapping):
+            overrides = {**overrides, key: user_data_text(value)}
+    memory = overrides.get("memory_size")
+    if "cpu" not in overrides and isinstance(memory, int):
+        item["cpu"] = cpu_for_memory(memory)
     return _apply_overrides(item, overrides)
+
+
+def cpu_for_memory(memory_size: int) -> int:
+    """The `cpu` (millicores) FunctionGraph serves for a `memory_size` (MB)."""
+    return CPU_FOR_MEMORY.get(memory_size, max(300, memory_size // 2))
+
+
+def _variables(text: Any) -> list[str]:
+    """The string values of a `user_data` text; the whole text when it is not a JSON object."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    try:
+        variables = json.loads(text)
+    except ValueError:
+        return [text]
+    if not isinstance(variables, dict):
+        return [text]
+    return [value for value in variables.values() if isinstance(value, str) and value]
+
+
+def tenant_secrets(estate: Estate) -> set[str]:
+    """Every environment-variable value in every function's `user_data` and
+    `encrypted_user_data`: what a connector must never store, for tests to scan output for.
+
+    Values are the non-empty strings of the JSON object; a text that is not a JSON object counts
+    as one secret as a whole (a connector must not store it either).
+    """
+    with estate.lock:
+        return {
+            secret
+            for project in estate.projects.values()
+            for item in project.functions.values()
+            for key in ("user_data", "encrypted_user_data")
+            for secret in _variables(item.get(key))
+        }
 
 
 def make_destination(destination: str, param: Mapping[str, Any] | str) -> dict[str, Any]:
@@ -302,9 +420,16 @@ class Estate:
             del project.functions[function_urn]
             project.configs.pop(function_urn, None)
 
-    def set_configs(self, function_urn: str, items: Iterable[Mapping[str, Any]]) -> None:
-        """Replace all configs of a function, keeping the given order as the serving order."""
-        new_items = _owned_copies(function_urn, items)
+    def set_configs(
+        self, function_urn: str, items: Iterable[Mapping[str, Any]], *, foreign_ok: bool = False
+    ) -> None:
+        """Replace all configs of a function, keeping the given order as the serving order.
+
+        An item whose `func_urn` belongs to another function is refused (a test bug, usually)
+        unless `foreign_ok=True`: then it is served under this function as given, so one config
+        URN can appear under two functions, as a confused API might serve it.
+        """
+        new_items = _owned_copies(function_urn, items, foreign_ok)
         with self.lock:
             self._owner(function_urn).configs[function_urn] = new_items
 

@@ -10,18 +10,23 @@ item is well-formed, which suits exact-row tests of the happy path.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from .estate import (
+    ABSENT,
     Estate,
+    cpu_for_memory,
     function_urn,
     make_config_item,
     make_destination,
     make_function_item,
     unqualified_urn,
+    user_data_text,
 )
 
 __all__ = [
@@ -138,7 +143,10 @@ def generate_estate(
     estate = Estate()
     for region, project_id in projects:
         estate.add_project(region, project_id)
-        for item in _functions(rng, base, domain_id, region, project_id, functions_per_project):
+        functions = _functions(
+            rng, seed, base, domain_id, region, project_id, functions_per_project
+        )
+        for item in functions:
             estate.add_function(project_id, item)
     all_urns = [urn for _, pid in projects for urn in estate.function_urns(pid)]
     for region, project_id in projects:
@@ -152,6 +160,7 @@ def generate_estate(
 
 def _functions(
     rng: random.Random,
+    seed: int,
     base: datetime,
     domain_id: str,
     region: str,
@@ -171,6 +180,14 @@ def _functions(
         used.add(unique)
         runtime, handler, filename = rng.choice(_RUNTIMES)
         modified = base + timedelta(days=rng.randrange(300, 900), seconds=rng.randrange(86400))
+        # Drawn in this order from the shared RNG since the first version: keep it, so a seed
+        # keeps serving the same functions and configs. New fields come from `_function_extras`.
+        timeout = rng.choice((3, 15, 30, 60, 300, 900))
+        memory_size = rng.choice((128, 256, 512, 1024, 2048))
+        code_type = rng.choice(("inline", "zip", "obs", "jar"))
+        code_size = rng.randrange(300, 40_000_000)
+        description = rng.choice(("", "", f"{unique} worker", f"{package}: {unique}"))
+        urn = function_urn(region, project_id, package, unique)
         items.append(
             make_function_item(
                 region,
@@ -181,15 +198,89 @@ def _functions(
                 runtime=runtime,
                 handler=handler,
                 code_filename=filename,
-                timeout=rng.choice((3, 15, 30, 60, 300, 900)),
-                memory_size=rng.choice((128, 256, 512, 1024, 2048)),
-                code_type=rng.choice(("inline", "zip", "obs", "jar")),
-                code_size=rng.randrange(300, 40_000_000),
-                description=rng.choice(("", "", f"{unique} worker", f"{package}: {unique}")),
-                last_modified=_offset(modified),
+                timeout=timeout,
+                memory_size=memory_size,
+                code_type=code_type,
+                code_size=code_size,
+                description=description,
+                last_modified=_naive(modified),
+                **_function_extras(seed, urn, memory_size, code_type, modified),
             )
         )
     return items
+
+
+_AGENCIES = ("fgs-async-agency", "fgs-obs-smn-agency", "serverless_trust", "fgs-dis-writer")
+_ENV_NAMES = ("DB_PASSWORD", "REDIS_PASSWORD", "SMTP_PASSWORD", "JWT_SIGNING_KEY", "OBS_SK")
+_ENCRYPTED_NAMES = ("API_KEY", "PAYMENT_GATEWAY_TOKEN", "WEBHOOK_SECRET", "SK")
+
+
+def _function_extras(
+    seed: int, urn: str, memory_size: int, code_type: str, modified: datetime
+) -> dict[str, Any]:
+    """The fields added after the first version, from an RNG of their own (seed and URN).
+
+    The shared RNG must not move: drawing even one more value from it would shift every later
+    function and config of the estate. Every environment-variable value is distinctive (hex
+    from the hash), so a scan for it in the connector's output cannot hit by coincidence.
+    """
+    digest = hashlib.sha512(f"{seed}\0{urn}".encode()).digest()
+    own = random.Random(digest)
+
+    def hex_(length: int) -> str:
+        return f"{own.getrandbits(length * 4):0{length}x}"
+
+    def uuid_() -> str:
+        h = hex_(32)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    package, name = urn.split(":")[5:7]
+    region = urn.split(":")[2]
+    env = {
+        "DB_HOST": f"{package}-db-{hex_(12)}.internal",
+        **{key: f"tenant-secret-{hex_(24)}" for key in own.sample(_ENV_NAMES, own.randint(1, 3))},
+    }
+    encrypted = {
+        key: f"tenant-secret-{hex_(24)}"
+        for key in own.sample(_ENCRYPTED_NAMES, own.choice((0, 1, 1, 2)))
+    }
+    agency = own.choices((*_AGENCIES, "", None), (6, 2, 2, 1, 2, 2))[0]
+    lts = own.random() < 0.6
+    initializer = own.random() < 0.2
+    pre_stop = own.random() < 0.1
+    concurrency = own.choices((-1, 0, 10, 100), (6, 1, 2, 1))[0]
+    extras: dict[str, Any] = {
+        "resource_id": uuid_(),
+        "cpu": cpu_for_memory(memory_size),
+        "code_url": (
+            f"https://{package}-code.obs.{region}.myhuaweicloud.com/{name}.zip"
+            if code_type == "obs"
+            else ""
+        ),
+        "digest": hex_(128),
+        "image_name": f"latest-{modified.astimezone(_CST):%y%m%d%H%M%S}@{hex_(5)}",
+        "xrole": ABSENT if agency is None else agency,
+        "app_xrole": ABSENT if agency is None else agency,
+        "func_vpc_id": uuid_() if own.random() < 0.25 else "",
+        "strategy_config": {
+            "concurrency": concurrency,
+            "concurrent_num": own.choice((1, 1, 1, 5, 10, 100)),
+        },
+        "extend_config": json.dumps(
+            {"enable_lts_log": lts, "lts_custom_tag": None}, separators=(",", ":")
+        ),
+        "initializer_handler": "index.init" if initializer else "",
+        "initializer_timeout": own.choice((3, 30, 60)) if initializer else 0,
+        "pre_stop_handler": "index.pre_stop" if pre_stop else "",
+        "pre_stop_timeout": own.choice((3, 30)) if pre_stop else 0,
+        "log_group_id": uuid_() if lts else "",
+        "log_stream_id": uuid_() if lts else "",
+        "user_data": user_data_text(env),
+        "encrypted_user_data": user_data_text(encrypted),
+        "enable_dynamic_memory": own.random() < 0.1,
+        "is_stateful_function": own.random() < 0.05,
+    }
+    return extras
 
 
 def _offset(moment: datetime) -> str:

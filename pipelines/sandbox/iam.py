@@ -12,9 +12,8 @@
 Failures carry the gateway's error codes: APIG.1002 (no or unknown token), APIG.0307 (expired
 token), APIG.0301 (AK/SK: unknown key, bad signature, unsigned header, clock skew, bad security
 token, a temporary key sent without the security token it was issued with, project mismatch) with
-the specific reason after the comma. No body, reason or record ever
-holds a secret key, a signature, a password or a token; issued tokens are even kept only as
-hashes.
+the specific reason after the comma. No body, reason or record ever holds a secret key, a
+signature, a password or a token; issued tokens are even kept only as hashes.
 """
 
 from __future__ import annotations

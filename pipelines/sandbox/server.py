@@ -10,6 +10,13 @@ service in the real cloud, so neither `Faults` nor latency apply to its routes. 
 talks to the sandbox over a real socket, exactly as it talks to Huawei Cloud, and never imports
 this package.
 
+Every response it writes carries a fresh `X-Request-Id` (32 hex characters), as the real API's
+do, and `requests_seen` remembers it, so a test can check that an error message quotes it.
+
+`SandboxServer.hostile` (a `Hostile`) turns well-formed listings into hostile ones: a `count`
+that lies, configs pages without `page_info`, paging that never ends, or any payload or raw
+bytes a test wants to serve in place of a listing page.
+
 Request handling is split in two: `SandboxServer.respond()` turns (method, target, headers) into a
 `Reply` without touching the socket, and a thin `BaseHTTPRequestHandler` writes it out.
 """
@@ -17,31 +24,47 @@ Request handling is split in two: `SandboxServer.respond()` turns (method, targe
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import secrets
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
-from .estate import DEFAULT_DOMAIN_ID, Estate, Project
+from .estate import DEFAULT_DOMAIN_ID, Estate, Project, make_config_item, make_function_item
 from .faults import FaultResponse, Faults
 from .iam import AuthAttempt, AuthResult, Iam, ProjectInfo, iam_error, project_payload
 
-__all__ = ["Reply", "SandboxServer", "SeenRequest"]
+__all__ = [
+    "PHANTOM_FUNCTION",
+    "Hostile",
+    "ListingKind",
+    "Reply",
+    "SandboxServer",
+    "SeenRequest",
+    "Transform",
+]
 
 LastPageMarker = Literal["count", "zero", "omit"]
+ListingKind = Literal["functions", "configs"]
+#: `Hostile.transform`: (kind, key, payload) -> the payload to serve, or raw body bytes.
+Transform = Callable[[ListingKind, str, dict[str, Any]], "dict[str, Any] | bytes"]
 
 _FUNCTIONS_MAX = 400  # documented maximum of `maxitems`
 _CONFIGS_DEFAULT = 10  # documented default of `limit`
 _CONFIGS_MAX = 100  # documented maximum of `limit`
 _JSON = "application/json"
 _MAX_BODY = 1 << 20  # larger request bodies are not read; the connection is closed instead
+_REQUEST_ID_HEADER = "X-Request-Id"
+#: Name of the function `endless_paging` invents for an empty ListFunctions listing.
+PHANTOM_FUNCTION = "endless-phantom"
 _HTML_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -52,13 +75,58 @@ _HTML_502 = (
 class SeenRequest(NamedTuple):
     """One request as the server saw it: raw (still percent-encoded) path, query, status.
 
-    `status` is 0 for a dropped connection.
+    `status` is 0 for a dropped connection. `request_id` is the `X-Request-Id` the response
+    carried ("" for a dropped connection, which sends no headers); it comes last so code that
+    reads the first four fields by position keeps working.
     """
 
     method: str
     path: str
     query: dict[str, str]
     status: int
+    request_id: str = ""
+
+
+@dataclass
+class Hostile:
+    """Knobs that make listings hostile; all off by default, settable between requests.
+
+    They apply only to successful (200) ListFunctions and async-invoke-configs pages:
+
+    - `count_extra`: added to the top-level `count` of both listings, so a listing claims more
+      items than it will ever serve (or, negative, fewer than it serves). Paging is otherwise
+      unchanged: `next_marker` follows the items really served and, on the last page,
+      `last_page_marker` decides (with "count" it is the real number of items, below the
+      claimed `count`; "zero" and "omit" as usual), so a client trusting `count` asks past the
+      end and gets empty pages (which keep claiming the inflated `count`).
+    - `omit_page_info`: configs pages come without `page_info` (items and `count` only).
+    - `endless_paging`: both listings page forever and carry no `count`. Every page holds items
+      and `next_marker` is always `marker + items served`. Up to the real end the pages are the
+      real ones; past it each page repeats the listing's last `min(limit, n)` items (the last
+      real page, as aligned from the end). An empty listing serves one invented item instead:
+      a function (`PHANTOM_FUNCTION` in package "default", or named after the `func_name` and
+      `package_name` filters) or the config `{urn}:latest`. Requests stay as cheap as normal
+      pages; only a client's own cap (or noticing it learns nothing new) stops it.
+      `count_extra` and `last_page_marker` have nothing to act on then.
+    - `transform`: called as `transform(kind, key, payload)` for every successful page, after
+      the knobs above; `kind` is "functions" (`key`: the project id) or "configs" (`key`: the
+      unqualified function URN); `payload` is a deep copy the function may change. It returns
+      the payload to serve (JSON-encoded as usual) or `bytes`, served verbatim as the body
+      (for bodies no encoder writes: numbers beyond 64 bits, deep nesting, duplicate keys...).
+      If it raises, the request is answered 500 `SANDBOX.0500` naming the exception.
+    """
+
+    count_extra: int = 0
+    omit_page_info: bool = False
+    endless_paging: bool = False
+    transform: Transform | None = None
+
+    def clear(self) -> None:
+        """Back to well-formed listings."""
+        self.count_extra = 0
+        self.omit_page_info = False
+        self.endless_paging = False
+        self.transform = None
 
 
 @dataclass
@@ -76,9 +144,16 @@ class _BadRequest(Exception):
     pass
 
 
+def _encode_json(payload: Any) -> bytes:
+    """UTF-8 JSON; a string UTF-8 cannot hold (a lone surrogate) is written as an escape."""
+    try:
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(payload, ensure_ascii=True).encode("ascii")
+
+
 def _json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    return Reply(status, body, _JSON, dict(headers or {}))
+    return Reply(status, _encode_json(payload), _JSON, dict(headers or {}))
 
 
 def _error(status: int, code: str, message: str) -> Reply:
@@ -118,18 +193,22 @@ class SandboxServer:
         verbose: bool = False,
         access_keys: Mapping[str, str] | None = None,
         security_tokens: Iterable[str] = (),
+        temporary_keys: Mapping[str, tuple[str, str]] | None = None,
         users: Mapping[tuple[str, str], str] | None = None,
         token_ttl_s: float = 86400,
         clock: Callable[[], datetime] | None = None,
         max_clock_skew_s: float = 900,
+        hostile: Hostile | None = None,
     ) -> None:
         """`tokens` are static X-Auth-Tokens (valid for every project, never expiring).
 
         `access_keys` maps AK to SK for signed requests; `security_tokens` are the valid
-        X-Security-Token values of temporary credentials; `users` maps (domain name, user name)
-        to the password `POST /v3/auth/tokens` accepts, and the tokens it issues live
-        `token_ttl_s` seconds by `clock` (UTC now by default), which also judges X-Sdk-Date
-        (at most `max_clock_skew_s` away).
+        X-Security-Token values such a key may send; `temporary_keys` maps a temporary AK to
+        (SK, security token), accepted only with exactly that X-Security-Token (signed);
+        `users` maps (domain name, user name) to the password `POST /v3/auth/tokens` accepts,
+        and the tokens it issues live `token_ttl_s` seconds by `clock` (UTC now by default),
+        which also judges X-Sdk-Date (at most `max_clock_skew_s` away). `hostile` starts the
+        server with hostile listings (see `Hostile`; also settable later via `self.hostile`).
         """
         if last_page_marker not in ("count", "zero", "omit"):
             raise ValueError(f"last_page_marker must be count, zero or omit: {last_page_marker!r}")
@@ -142,10 +221,12 @@ class SandboxServer:
         self.configs_page_cap = configs_page_cap
         self.last_page_marker: LastPageMarker = last_page_marker
         self.verbose = verbose
+        self.hostile = hostile if hostile is not None else Hostile()
         iam_options: dict[str, Any] = {} if clock is None else {"clock": clock}
         self.iam = Iam(
             access_keys=access_keys,
             security_tokens=security_tokens,
+            temporary_keys=temporary_keys,
             users=users,
             token_ttl_s=token_ttl_s,
             max_clock_skew_s=max_clock_skew_s,
@@ -237,9 +318,9 @@ class SandboxServer:
         with self._seen_lock:
             self._seen.clear()
 
-    def _record(self, method: str, path: str, query: dict[str, str], status: int) -> None:
+    def _record(self, seen: SeenRequest) -> None:
         with self._seen_lock:
-            self._seen.append(SeenRequest(method, path, query, status))
+            self._seen.append(seen)
 
     @property
     def auth_seen(self) -> list[AuthAttempt]:
@@ -288,11 +369,19 @@ class SandboxServer:
     def respond(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
     ) -> Reply:
-        """Compute the reply to one request and record it in `requests_seen`."""
+        """Compute the reply to one request and record it in `requests_seen`.
+
+        Every reply but a dropped connection gets a fresh `X-Request-Id`.
+        """
         raw_path, _, raw_query = target.partition("?")
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
         reply = self._respond(method, target, raw_path, query, headers, body)
-        self._record(method, raw_path, query, 0 if reply.drop else reply.status)
+        request_id = ""
+        if not reply.drop:
+            request_id = secrets.token_hex(16)
+            reply.headers[_REQUEST_ID_HEADER] = request_id
+        status = 0 if reply.drop else reply.status
+        self._record(SeenRequest(method, raw_path, query, status, request_id))
         return reply
 
     def _respond(
@@ -344,6 +433,8 @@ class SandboxServer:
         if not auth:
             return _error(auth.status, auth.error_code or "", auth.error_msg or "")
         _, project_id, function_urn = route
+        knobs = replace(self.hostile)  # one consistent reading, even if a test changes them now
+        kind: ListingKind
         with self.estate.lock:
             if project_id not in self.estate.projects or auth.project_id not in (None, project_id):
                 return _error(
@@ -351,12 +442,25 @@ class SandboxServer:
                 )
             try:
                 if function_urn is None:
-                    return self._list_functions(project_id, query)
-                return self._list_configs(project_id, function_urn, query)
+                    kind, key = "functions", project_id
+                    page = self._list_functions(project_id, query, knobs)
+                else:
+                    kind, key = "configs", function_urn
+                    page = self._list_configs(project_id, function_urn, query, knobs)
             except _BadRequest as exc:
                 return _error(400, "FSS.0400", str(exc))
+            if isinstance(page, Reply):
+                return page
+            if knobs.transform is None:
+                return _json_reply(200, page)
+            # The transform may change what it gets, and may be slow: give it a private copy
+            # and call it outside the lock.
+            page = copy.deepcopy(page)
+        return _transformed(knobs.transform, kind, key, page)
 
-    def _list_functions(self, project_id: str, query: dict[str, str]) -> Reply:
+    def _list_functions(
+        self, project_id: str, query: dict[str, str], knobs: Hostile
+    ) -> dict[str, Any]:
         marker = _offset(query, "marker")
         maxitems = _offset(query, "maxitems")
         if maxitems == 0 or maxitems > _FUNCTIONS_MAX:
@@ -369,13 +473,25 @@ class SandboxServer:
             items = [i for i in items if i.get("package") == package]
         if name:
             items = [i for i in items if i.get("func_name") == name]
+        if knobs.endless_paging:
+            page = _endless_page(items, marker, maxitems) or [
+                make_function_item(
+                    self.estate.projects[project_id].region,
+                    project_id,
+                    package or "default",
+                    name or PHANTOM_FUNCTION,
+                )
+            ]
+            return {"functions": page, "next_marker": marker + len(page)}
         page = items[marker : marker + maxitems]
         payload: dict[str, Any] = {"functions": page}
         self._set_next_marker(payload, marker + len(page), len(items))
-        payload["count"] = len(items)
-        return _json_reply(200, payload)
+        payload["count"] = len(items) + knobs.count_extra
+        return payload
 
-    def _list_configs(self, project_id: str, function_urn: str, query: dict[str, str]) -> Reply:
+    def _list_configs(
+        self, project_id: str, function_urn: str, query: dict[str, str], knobs: Hostile
+    ) -> dict[str, Any] | Reply:
         marker = _offset(query, "marker")
         limit = _offset(query, "limit") or _CONFIGS_DEFAULT
         limit = min(limit, _CONFIGS_MAX, self.configs_page_cap)
@@ -383,14 +499,21 @@ class SandboxServer:
         items = self.estate.configs(function_urn)
         if items is None or len(parts) != 7 or parts[3] != project_id:
             return _error(404, "FSS.1051", f"function not found: {function_urn}")
-        page = items[marker : marker + limit]
         page_info: dict[str, Any] = {}
-        self._set_next_marker(page_info, marker + len(page), len(items))
+        if knobs.endless_paging:
+            page = _endless_page(items, marker, limit) or [make_config_item(function_urn, "latest")]
+            page_info["next_marker"] = marker + len(page)
+        else:
+            page = items[marker : marker + limit]
+            self._set_next_marker(page_info, marker + len(page), len(items))
         page_info["previous_marker"] = max(marker - limit, 0)
         page_info["current_count"] = len(page)
-        return _json_reply(
-            200, {"async_invoke_configs": page, "count": len(items), "page_info": page_info}
-        )
+        payload: dict[str, Any] = {"async_invoke_configs": page}
+        if not knobs.endless_paging:
+            payload["count"] = len(items) + knobs.count_extra
+        if not knobs.omit_page_info:
+            payload["page_info"] = page_info
+        return payload
 
     def _serve_iam(
         self,
@@ -439,6 +562,28 @@ _IAM_ROUTES = {
     "/v3/auth/projects": "auth_projects",
     "/v3/projects": "projects",
 }
+
+
+def _endless_page(items: list[dict[str, Any]], marker: int, limit: int) -> list[dict[str, Any]]:
+    """The real page up to the end; past it, the listing's last `min(limit, n)` items again."""
+    if marker < len(items):
+        return items[marker : marker + limit]
+    return items[max(len(items) - limit, 0) :]
+
+
+def _transformed(
+    transform: Transform, kind: ListingKind, key: str, payload: dict[str, Any]
+) -> Reply:
+    """Serve what a test's transform makes of a page; its failure is a 500 that names it."""
+    try:
+        result = transform(kind, key, payload)
+        if isinstance(result, bytes | bytearray | memoryview):
+            return Reply(200, bytes(result))
+        return _json_reply(200, result)
+    except Exception as exc:  # a bug in the test's transform: make it loud, keep serving
+        message = f"hostile transform failed: {type(exc).__name__}: {exc}"
+        sys.stderr.write(f"sandbox: {message}\n")
+        return _error(500, "SANDBOX.0500", message)
 
 
 def _domain_id(project: Project) -> str:
