@@ -10,7 +10,14 @@ import pytest
 from dlt.common.versioned_state import decompress_state
 
 from pipelines.__main__ import EXIT_FAILED, EXIT_OK, main
-from pipelines.sandbox import Estate, SandboxServer
+from pipelines.sandbox import (
+    Estate,
+    SandboxServer,
+    function_urn,
+    make_config_item,
+    make_function_item,
+    tenant_secrets,
+)
 from tests.conftest import PROJECT, REGION, small_estate
 
 TOKEN = "tok-SECRET-a9f3e1c7"
@@ -101,3 +108,65 @@ def test_secrets_stay_secret(
     ]
     assert files, "dlt's working folder was not where the test looked"
     assert_nowhere([out.out, out.err, *logs, *files, *texts_in_database(database)])
+
+
+def test_tenant_secrets_never_land_anywhere(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Environment variables and secret-looking fields of the served functions: nowhere."""
+    estate = small_estate()
+    vendor_secret = "tenant-secret-vendor-0a1b2c3d4e5f6a7b"
+    urn = function_urn(REGION, PROJECT, "billing", "vendor")
+    estate.add_function(
+        PROJECT,
+        make_function_item(
+            REGION,
+            PROJECT,
+            "billing",
+            "vendor",
+            vendor_api_token=vendor_secret,
+            extend_config={"db": {"password": vendor_secret + "-2"}},
+        ),
+        [make_config_item(urn, "latest", db_password=vendor_secret + "-3")],
+    )
+    secrets = {*tenant_secrets(estate), vendor_secret}
+    assert len(secrets) > 5
+    data_dir = tmp_path / "dlt_data"
+    database = tmp_path / "tenant.duckdb"
+    with SandboxServer(estate, tokens=(TOKEN,)) as server:
+        monkeypatch.setenv("DLT_DATA_DIR", str(data_dir))
+        monkeypatch.setenv("RUNTIME__LOG_LEVEL", "DEBUG")
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", server.url)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN", TOKEN)
+        with caplog.at_level(logging.DEBUG):
+            assert main(["run", "--database", str(database)]) == EXIT_OK
+            server.estate.upsert_config(make_config_item(urn, "latest", db_password="changed"))
+            assert main(["run", "--database", str(database)]) == EXIT_OK  # history, staging
+    out = capsys.readouterr()
+    logs = [record.getMessage() for record in caplog.records]
+    files = [
+        file.read_bytes().decode("utf-8", errors="replace")
+        for file in data_dir.rglob("*")
+        if file.is_file()
+    ]
+    texts = texts_in_database(database)
+    for secret in secrets:
+        leaks = [h[:120] for h in [out.out, out.err, *logs, *files, *texts] if secret in h]
+        assert not leaks, f"{secret} leaked: {leaks}"
+    with duckdb.connect(str(database), read_only=True) as con:
+        names = con.execute(
+            "select environment_variable_names from functiongraph.functions "
+            "where func_urn = ? and _dlt_valid_to is null",
+            [urn],
+        ).fetchone()
+        schemas = con.execute(
+            "select count(*) from information_schema.schemata "
+            "where schema_name = 'functiongraph_staging'"
+        ).fetchone()
+    assert names is not None and names[0].startswith("[") and "DB_PASSWORD" in names[0]
+    assert schemas == (1,)  # the staging dataset exists, and was scanned above
