@@ -341,6 +341,11 @@ def count_changes(
 def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunSummary:
     """Apply the SQL models to what is loaded and count the live rows."""
     started = time.monotonic() if started is None else started
+    path = duckdb_file(pipeline)
+    if path is not None and not Path(path).exists():  # opening it would create an empty file
+        raise FunctionGraphError(
+            f"there is no database at {path}: run `python -m pipelines run` first"
+        )
     if not has_tables(pipeline):
         raise FunctionGraphError(
             f"nothing has been loaded into {database_path(pipeline)} yet: "

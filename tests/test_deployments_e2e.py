@@ -198,3 +198,13 @@ def test_malformed_credentials_are_config_errors_never_echoed(
     for file in (tmp_path / "dlt").rglob("*"):
         if file.is_file():
             assert TOKEN.encode() not in file.read_bytes(), file
+
+
+def test_models_on_a_missing_file_creates_nothing(tmp_path: Path, sandbox: SandboxServer) -> None:
+    done = cli(["models", "--database", "absent.duckdb"], tmp_path, cli_env(sandbox, tmp_path))
+    assert done.returncode == EXIT_FAILED
+    assert done.stderr == (
+        f"error: there is no database at {tmp_path / 'absent.duckdb'}: "
+        "run `python -m pipelines run` first\n"
+    )
+    assert not (tmp_path / "absent.duckdb").exists()
