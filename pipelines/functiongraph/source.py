@@ -246,6 +246,25 @@ def unique_configs(rows: list[dict[str, Any]], kept: Identities) -> tuple[list, 
     return list(first.values()), sorted(set(elsewhere))
 
 
+def add_note(row: dict[str, Any], *notes: str) -> None:
+    """Append to a row's `duplicate_note`, each distinct note once."""
+    if notes:
+        kept = row["duplicate_note"].split("; ") if row["duplicate_note"] else []
+        row["duplicate_note"] = "; ".join(dict.fromkeys([*kept, *notes]))
+
+
+def listed_again(urn: str, rows: dict[str, dict[str, Any]], what: str) -> None:
+    """A function ListFunctions served before: its first listing is kept.
+
+    The note goes on the kept row while it is still held (`rows`: this page's and the page
+    before); a repeat further away is only logged, because that row has gone to dlt already.
+    """
+    if urn in rows:
+        add_note(rows[urn], "listed again; first listing kept")
+    else:
+        logger.warning("%s: %s listed again, pages after its first listing; kept once", what, urn)
+
+
 def function_inventory(
     runs: list[ScopeRun],
     zone: tzinfo,
@@ -308,48 +327,54 @@ def function_inventory(
         scope = run.scope
         paginator = FunctionListPaginator(page_size=functions_page_size, max_pages=max_pages)
         what = f"listing functions of {scope}"
-        functions: dict[str, dict[str, Any]] = {}
-        notes: dict[str, list[str]] = {}
+        # Function rows wait one page before they go to dlt: offset paging while functions are
+        # created serves the end of one page again at the start of the next, and the kept row
+        # must carry a note saying so. Holding one page (not the scope) keeps memory flat.
+        held: dict[str, dict[str, Any]] = {}
         identified, listing_failed = True, False
         try:
             path = f"/v2/{scope.project_id}/fgs/functions"
             for items in run.client.pages(path, paginator, what):
                 run.listed = paginator.count
                 fresh: list[tuple[str, dict[str, Any]]] = []
+                again: list[str] = []
                 for item in items:
                     urn = function_identity(item)
                     if urn is None:
                         identified = False
                         logger.warning("%s: an item without a usable func_urn", what)
                     elif urn in kept.functions:
-                        notes.setdefault(urn, []).append("listed again; first listing kept")
+                        again.append(urn)
                     else:
                         kept.functions.add(urn)
                         fresh.append((urn, item))
                 done = list(pool.map(lambda pair: inventory_one(run, *pair, outcome), fresh))
                 configs: list[dict[str, Any]] = []
+                functions: dict[str, dict[str, Any]] = {}
                 for (urn, _), contribution in zip(fresh, done, strict=True):
-                    rows = contribution.configs
+                    rows, elsewhere = contribution.configs, []
                     if contribution.complete:
                         rows, elsewhere = unique_configs(rows, kept)
-                        notes.setdefault(urn, []).extend(elsewhere)
                         outcome.fetched(scope.key, 1, len(rows) - 1)  # less its marker
                     configs += rows
                     if contribution.function is None and not contribution.complete:
                         identified = False  # an unshaped function row must not be retired
                     elif contribution.function is not None:
                         functions[urn] = contribution.function
+                        add_note(contribution.function, *elsewhere)
+                for urn in again:
+                    listed_again(urn, {**held, **functions}, what)
                 if configs:
                     yield dlt.mark.with_table_name(configs, "async_invoke_configs")
+                if held:
+                    yield dlt.mark.with_table_name(list(held.values()), "functions")
+                held = functions
                 run.progress(len(fresh))
         except FunctionGraphError as exc:
             outcome.fail(scope.key, f"{exc}; nothing in this project was retired")
             listing_failed = True
-        for urn, texts in notes.items():
-            if urn in functions and texts:
-                functions[urn]["duplicate_note"] = "; ".join(dict.fromkeys(texts))
-        if functions:
-            yield dlt.mark.with_table_name(list(functions.values()), "functions")
+        if held:
+            yield dlt.mark.with_table_name(list(held.values()), "functions")
         if listing_failed:
             return
         if not paginator.complete:
