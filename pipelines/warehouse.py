@@ -51,8 +51,8 @@ def duckdb_database(database: str | None, dataset: str) -> str:
     text = raw.removeprefix("duckdb:///")
     if text in _IN_MEMORY or text.startswith("md:"):  # in memory, or MotherDuck: not a path
         return text
-    path = Path(text).expanduser()
-    path = path if path.is_absolute() else Path.cwd() / path
+    # resolved (`..` and symlinks), so two spellings of one file are one warehouse
+    path = (Path.cwd() / Path(text).expanduser()).resolve()
     if path.stem == dataset:
         raise ConfigError(
             f"the DuckDB file must not be named {dataset}.duckdb: DuckDB would confuse it "
