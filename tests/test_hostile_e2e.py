@@ -175,6 +175,25 @@ def test_a_function_listed_on_two_pages_is_loaded_once(loader: Loader) -> None:
     assert notes == [(functions[0], "functions.func_urn", "listed again; first listing kept")]
 
 
+def test_a_function_listed_twice_on_one_page_is_loaded_once(loader: Loader) -> None:
+    configs, functions = first_run(loader)
+
+    def twice(payload: dict[str, Any]) -> dict[str, Any]:
+        payload["functions"].append(copy.deepcopy(payload["functions"][0]))
+        return payload
+
+    loader.server.hostile.transform = on("functions", PROJECT, twice)
+    summary = loader.run()
+    assert summary.ok
+    assert (live(loader), live_functions(loader)) == (configs, functions)
+    notes = loader.query(
+        "select func_urn, reason from reporting.data_quality_issues "
+        "where issue = 'duplicate_served' order by func_urn"
+    )
+    # pages of 2: the first function of each page is listed again on its own page
+    assert [reason for _, reason in notes] == ["listed again; first listing kept"] * 2
+
+
 def test_one_config_urn_under_two_functions_is_one_live_row(loader: Loader) -> None:
     served = next(c for c in loader.server.estate.all_configs() if c["func_urn"] == f"{ALPHA}:v1")
     beta = make_config_item(BETA, "latest")
