@@ -376,7 +376,7 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
     import duckdb
 
     from pipelines import runner
-    from pipelines.functiongraph.credentials import FunctionGraphCredentials
+    from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
 
     if spec["variant"] == LIMITED:
         patch_duckdb_limits()
@@ -471,8 +471,7 @@ def child_load(spec: dict[str, Any]) -> dict[str, Any]:
     from dlt.common import json as dlt_json
     from dlt.common.normalizers.json.helpers import get_row_hash
 
-    from pipelines.functiongraph.records import CONFIG_COLUMNS, shape_config
-    from pipelines.functiongraph.snapshots import (
+    from pipelines.functiongraph.retirement import (
         CONFIGS_DISPOSITION,
         FUNCTION_COMPLETE,
         PROJECT_COMPLETE,
@@ -480,7 +479,8 @@ def child_load(spec: dict[str, Any]) -> dict[str, Any]:
         SCOPE_COLUMN_SCHEMA,
         config_marker,
     )
-    from pipelines.functiongraph.timestamps import parse_zone
+    from pipelines.functiongraph.shaping.records import CONFIG_COLUMNS, shape_config
+    from pipelines.functiongraph.shaping.timestamps import parse_zone
 
     work = Path(spec["workdir"])
     estate = build_estate(spec["functions"])

@@ -116,7 +116,7 @@ def command_models(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from pipelines.functiongraph.credentials import FunctionGraphCredentials
+    from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
     from pipelines.functiongraph.source import functiongraph
     from pipelines.report import render_report
     from pipelines.runner import make_pipeline, run

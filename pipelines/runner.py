@@ -22,7 +22,7 @@ from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.sources import DltSource
 
 from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
-from pipelines.functiongraph.snapshots import failures_of, scope_outcomes
+from pipelines.functiongraph.outcome import failures_of, scope_outcomes
 from pipelines.functiongraph.source import INVENTORY_RESOURCE, SOURCE_NAME, TABLES, source_scopes
 from pipelines.models import apply_models
 from pipelines.publish import publish

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.functiongraph.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
 from pipelines.functiongraph.source import functiongraph
 from pipelines.runner import RunSummary, make_pipeline, run
 from pipelines.sandbox import (

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines.functiongraph.auth import TokenAuth
-from pipelines.functiongraph.client import FunctionGraphClient
-from pipelines.functiongraph.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
 from pipelines.functiongraph.errors import ApiError, AuthError, FunctionNotFound, RetriesExhausted
-from pipelines.functiongraph.iam import IamPasswordAuth
-from pipelines.functiongraph.retries import RetryPolicy
-from pipelines.functiongraph.urns import quote_urn
+from pipelines.functiongraph.http.auth import TokenAuth
+from pipelines.functiongraph.http.auth.password import IamPasswordAuth
+from pipelines.functiongraph.http.client import FunctionGraphClient
+from pipelines.functiongraph.http.retries import RetryPolicy
+from pipelines.functiongraph.shaping.urns import quote_urn
 from pipelines.sandbox import SandboxServer
 from tests.conftest import ALPHA, PROJECT, TOKEN, Loader, small_estate
 from tests.test_pipeline_e2e import CURRENT, EXPECTED

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.functiongraph.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.config.settings import bounded, check_endpoint, make_scope
 from pipelines.functiongraph.errors import ConfigError
-from pipelines.functiongraph.settings import bounded, check_endpoint, make_scope
 
 
 @pytest.mark.parametrize(

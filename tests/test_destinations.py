@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.functiongraph.destinations import (
+from pipelines.functiongraph.shaping.destinations import (
     TARGET_KEYS,
     flatten_destination_config,
     flatten_side,

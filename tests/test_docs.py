@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.functiongraph.credentials import FunctionGraphCredentials
-from pipelines.functiongraph.records import CONFIG_COLUMNS, FUNCTION_COLUMNS
+from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.shaping.records import CONFIG_COLUMNS, FUNCTION_COLUMNS
 from pipelines.functiongraph.source import functiongraph
 from pipelines.models import discover_models
 

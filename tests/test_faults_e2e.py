@@ -26,7 +26,7 @@ def test_transient_faults_leave_exact_data(
     loader: Loader, fault: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     loader.server.faults.inject(**FAULTS[fault])
-    with caplog.at_level(logging.WARNING, logger="pipelines.functiongraph.client"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.functiongraph.http.client"):
         summary = loader.run(max_attempts=8)
     assert summary.ok, summary.failures
     assert loader.query(CURRENT) == EXPECTED
@@ -39,7 +39,7 @@ def test_retry_after_zero_never_retries_at_once(
     loader: Loader, caplog: pytest.LogCaptureFixture
 ) -> None:
     loader.server.faults.inject(path_contains="fgs/functions?", status=429, retry_after="0")
-    with caplog.at_level(logging.WARNING, logger="pipelines.functiongraph.client"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.functiongraph.http.client"):
         loader.run(backoff_base=0.02, backoff_max=1)
     (message,) = [r.getMessage() for r in caplog.records if "retry 1 of" in r.getMessage()]
     assert "HTTP 429 FSS.0429" in message

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pipelines.functiongraph.errors import PagingError
-from pipelines.functiongraph.paging import FunctionListPaginator, PageInfoPaginator
+from pipelines.functiongraph.http.paging import FunctionListPaginator, PageInfoPaginator
 
 
 def configs_page(items: int, next_marker: Any = None, count: Any = None) -> dict[str, Any]:

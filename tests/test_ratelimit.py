@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.functiongraph.ratelimit import RateLimiter
+from pipelines.functiongraph.http.ratelimit import RateLimiter
 
 
 class FakeTime:

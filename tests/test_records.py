@@ -2,13 +2,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from pipelines.functiongraph.records import (
+from pipelines.functiongraph.shaping.records import (
     CONFIG_COLUMNS,
     FUNCTION_COLUMNS,
     shape_config,
     shape_function,
 )
-from pipelines.functiongraph.urns import UrnError
+from pipelines.functiongraph.shaping.urns import UrnError
 
 PLUS_8 = timezone(timedelta(hours=8))
 FUNCTION = "urn:fss:cn-north-4:proj1:function:default:orders"

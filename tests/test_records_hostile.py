@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from pipelines.functiongraph.records import (
+from pipelines.functiongraph.shaping.records import (
     REDACTED,
     config_identity,
     function_identity,

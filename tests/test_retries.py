@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.functiongraph.retries import RetryPolicy, is_retryable_status, parse_retry_after
+from pipelines.functiongraph.http.retries import RetryPolicy, is_retryable_status, parse_retry_after
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials, GlobalCredenti
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from pipelines.functiongraph.signing import (
+from pipelines.functiongraph.http.auth.signing import (
     AkSkAuth,
     authorization_value,
     canonical_request,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from pipelines.functiongraph.signing import AkSkAuth
+from pipelines.functiongraph.http.auth.signing import AkSkAuth
 from pipelines.sandbox.cli import (
     DEMO_TOKEN,
     UsageError,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.functiongraph.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.config.scopes import configured_scopes, region_filter
 from pipelines.functiongraph.errors import ConfigError
-from pipelines.functiongraph.scopes import configured_scopes, region_filter
 from pipelines.sandbox import (
     SandboxServer,
 )

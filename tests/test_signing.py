@@ -17,7 +17,7 @@ from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer import signer as sdk_signer_module
 from huaweicloudsdkcore.signer.signer import Signer
 
-from pipelines.functiongraph.signing import (
+from pipelines.functiongraph.http.auth.signing import (
     SDK_DATE_FORMAT,
     AkSkAuth,
     canonical_query_string,

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.functiongraph.timestamps import (
+from pipelines.functiongraph.shaping.timestamps import (
     DEFAULT_ZONE,
     parse_api_timestamp,
     parse_zone,

@@ -2,7 +2,12 @@ from urllib.parse import quote
 
 import pytest
 
-from pipelines.functiongraph.urns import FunctionUrn, UrnError, parse_function_urn, quote_urn
+from pipelines.functiongraph.shaping.urns import (
+    FunctionUrn,
+    UrnError,
+    parse_function_urn,
+    quote_urn,
+)
 
 BASE = "urn:fss:cn-north-4:0123abcd:function:default:my-func"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.functiongraph.values import as_int, as_text
+from pipelines.functiongraph.shaping.values import as_int, as_text
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,20 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource, DltSource
 
-from pipelines.functiongraph.auth import auth_from_credentials
-from pipelines.functiongraph.client import FunctionGraphClient
-from pipelines.functiongraph.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
+from pipelines.functiongraph.config.scopes import (
+    GLOBAL_IAM_ENDPOINT,
+    configured_scopes,
+    discover_scopes,
+    region_filter,
+)
+from pipelines.functiongraph.config.settings import (
+    Scope,
+    bounded,
+    check_endpoint,
+    default_iam_endpoint,
+    env_key,
+)
 from pipelines.functiongraph.errors import (
     AuthError,
     ConfigError,
@@ -31,35 +42,23 @@ from pipelines.functiongraph.errors import (
     FunctionNotFound,
     PagingError,
 )
-from pipelines.functiongraph.paging import (
+from pipelines.functiongraph.http.api import (
+    CONFIGS_PAGE_MAX,
+    FUNCTIONS_PAGE_MAX,
+    configs_path,
+    functions_path,
+)
+from pipelines.functiongraph.http.auth import auth_from_credentials
+from pipelines.functiongraph.http.client import FunctionGraphClient
+from pipelines.functiongraph.http.paging import (
     DEFAULT_MAX_PAGES,
     FunctionListPaginator,
     PageInfoPaginator,
 )
-from pipelines.functiongraph.ratelimit import RateLimiter
-from pipelines.functiongraph.records import (
-    CONFIG_COLUMNS,
-    FUNCTION_COLUMNS,
-    config_identity,
-    function_identity,
-    shape_config,
-    shape_function,
-)
-from pipelines.functiongraph.retries import RetryPolicy
-from pipelines.functiongraph.scopes import (
-    GLOBAL_IAM_ENDPOINT,
-    configured_scopes,
-    discover_scopes,
-    region_filter,
-)
-from pipelines.functiongraph.settings import (
-    Scope,
-    bounded,
-    check_endpoint,
-    default_iam_endpoint,
-    env_key,
-)
-from pipelines.functiongraph.snapshots import (
+from pipelines.functiongraph.http.ratelimit import RateLimiter
+from pipelines.functiongraph.http.retries import RetryPolicy
+from pipelines.functiongraph.outcome import RunOutcome
+from pipelines.functiongraph.retirement import (
     CONFIGS_DISPOSITION,
     FUNCTION_COMPLETE,
     FUNCTION_INCOMPLETE,
@@ -67,17 +66,21 @@ from pipelines.functiongraph.snapshots import (
     PROJECT_COMPLETE,
     SCOPE_COLUMN,
     SCOPE_COLUMN_SCHEMA,
-    RunOutcome,
     config_marker,
     function_marker,
 )
-from pipelines.functiongraph.timestamps import DEFAULT_ZONE, parse_zone
-from pipelines.functiongraph.urns import quote_urn
+from pipelines.functiongraph.shaping.records import (
+    CONFIG_COLUMNS,
+    FUNCTION_COLUMNS,
+    config_identity,
+    function_identity,
+    shape_config,
+    shape_function,
+)
+from pipelines.functiongraph.shaping.timestamps import DEFAULT_ZONE, parse_zone
 
 logger = logging.getLogger(__name__)
 
-FUNCTIONS_PAGE_MAX = 400
-CONFIGS_PAGE_MAX = 100
 SOURCE_NAME = "functiongraph"
 INVENTORY_RESOURCE = "function_inventory"
 _SCOPES_ATTRIBUTE = "fgs_scope_keys"
@@ -333,7 +336,7 @@ def function_inventory(
         held: dict[str, dict[str, Any]] = {}
         identified, listing_failed = True, False
         try:
-            path = f"/v2/{scope.project_id}/fgs/functions"
+            path = functions_path(scope.project_id)
             for items in run.client.pages(path, paginator, what):
                 run.listed = paginator.count
                 fresh: list[tuple[str, dict[str, Any]]] = []
@@ -431,7 +434,7 @@ def fetch_configs(
     announced count, and every item had a `func_urn` to be stored under.
     """
     paginator = PageInfoPaginator(page_size=page_size, max_pages=max_pages)
-    path = f"/v2/{scope.project_id}/fgs/functions/{quote_urn(function_urn)}/async-invoke-configs"
+    path = configs_path(scope.project_id, function_urn)
     what = f"async-invoke configs of {function_urn}"
     rows = []
     unidentified = 0

@@ -57,8 +57,8 @@ from dlt.common.configuration.inject import inject_section
 from dlt.common.configuration.specs import BaseConfiguration, ConfigSectionContext
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
-from pipelines.functiongraph.scopes import configured_scopes
-from pipelines.functiongraph.settings import Scope, env_key
+from pipelines.functiongraph.config.scopes import configured_scopes
+from pipelines.functiongraph.config.settings import Scope, env_key
 from pipelines.functiongraph.source import functiongraph
 from pipelines.runner import (
     CHANGE_TYPES,

@@ -12,11 +12,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import requests
 
-from pipelines.functiongraph.errors import ApiError, AuthError, RetriesExhausted
-from pipelines.functiongraph.retries import RetryPolicy, is_retryable_status
+from pipelines.functiongraph.errors import ApiError, AuthError
+from pipelines.functiongraph.http.api import IAM_TOKENS_PATH
+from pipelines.functiongraph.http.retries import (
+    RetryPolicy,
+    Transient,
+    is_retryable_status,
+    retrying,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +78,7 @@ class IamPasswordAuth:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._url = iam_endpoint.rstrip("/") + "/v3/auth/tokens"
+        self._url = iam_endpoint.rstrip("/") + IAM_TOKENS_PATH
         self._body = token_request_body(username, password, domain_name, project_id)
         self._who = f"IAM user {username!r} of domain {domain_name!r}"
         self._timeout = timeout
@@ -106,36 +113,29 @@ class IamPasswordAuth:
 
     def _fetch(self) -> tuple[str, float]:
         what = f"fetching an IAM token for {self._who}"
-        last = ""
-        for attempt in range(1, self._retry.max_attempts + 1):
-            try:
-                response = requests.post(self._url, json=self._body, timeout=self._timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last = f"network error ({type(exc).__name__})"
-            else:
-                with response:
-                    token = response.headers.get("X-Subject-Token")
-                    if response.status_code in (200, 201) and token:
-                        try:
-                            body = response.json()
-                        except ValueError:
-                            body = None
-                        return token, _lifetime(body, fallback=86400.0)
-                    if not is_retryable_status(response.status_code):
-                        error = _iam_error(response)
-                        if response.status_code in (401, 403):
-                            raise AuthError(
-                                f"{what}: password rejected", response.status_code, None, error
-                            )
-                        raise ApiError(what, response.status_code, None, error)
-                    last = f"HTTP {response.status_code}"
-            if attempt < self._retry.max_attempts:
-                wait = self._retry.delay(attempt, None, self._rng)
-                logger.warning("%s: %s; retrying in %.2fs", what, last, wait)
-                self._sleep(wait)
-        raise RetriesExhausted(
-            f"{what}: gave up after {self._retry.max_attempts} attempts; last error: {last}"
-        )
+        return retrying(self._attempt, self._retry, what, sleep=self._sleep, rng=self._rng)
+
+    def _attempt(self) -> tuple[str, float]:
+        what = f"fetching an IAM token for {self._who}"
+        try:
+            response = requests.post(self._url, json=self._body, timeout=self._timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            host = urlsplit(self._url).netloc
+            raise Transient(f"network error reaching {host} ({type(exc).__name__})") from None
+        with response:
+            token = response.headers.get("X-Subject-Token")
+            if response.status_code in (200, 201) and token:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                return token, _lifetime(body, fallback=86400.0)
+            if is_retryable_status(response.status_code):
+                raise Transient(f"HTTP {response.status_code}")
+            error = _iam_error(response)
+            if response.status_code in (401, 403):
+                raise AuthError(f"{what}: password rejected", response.status_code, None, error)
+            raise ApiError(what, response.status_code, None, error)
 
 
 def _iam_error(response: requests.Response) -> str | None:

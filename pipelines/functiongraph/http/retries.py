@@ -6,10 +6,18 @@ without sleeping, and the client stays a thin loop around them.
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+from pipelines.functiongraph.errors import RetriesExhausted
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -56,3 +64,48 @@ class RetryPolicy:
         if retry_after is not None:
             wait = max(wait, retry_after)
         return min(wait, self.backoff_max)
+
+
+class Transient(Exception):
+    """One failed attempt that another attempt may fix (throttling, 5xx, network, bad body)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def retrying(
+    attempt: Callable[[], T],
+    policy: RetryPolicy,
+    what: str,
+    *,
+    sleep: Callable[[float], None],
+    rng: random.Random,
+) -> T:
+    """`attempt()` until it returns, retrying each `Transient` it raises, within `policy`.
+
+    The one retry loop of the connector: API and IAM calls alike. `attempt` builds and
+    authenticates its request anew every time, so a signed request is re-signed on retry.
+    Raises `RetriesExhausted` naming `what` and the last reason.
+    """
+    last_reason = ""
+    for number in range(1, policy.max_attempts + 1):
+        try:
+            return attempt()
+        except Transient as transient:
+            last_reason = str(transient)
+            if number == policy.max_attempts:
+                break
+            wait = policy.delay(number, transient.retry_after, rng)
+            logger.warning(
+                "%s: %s; retry %d of %d in %.3fs",
+                what,
+                last_reason,
+                number,
+                policy.max_attempts - 1,
+                wait,
+            )
+            sleep(wait)
+    raise RetriesExhausted(
+        f"{what}: gave up after {policy.max_attempts} attempts; last error: {last_reason}"
+    )

@@ -12,9 +12,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.functiongraph.client import FunctionGraphClient
+from pipelines.functiongraph.config.settings import Scope, env_key, make_scope
 from pipelines.functiongraph.errors import ConfigError
-from pipelines.functiongraph.settings import Scope, env_key, make_scope
+from pipelines.functiongraph.http.api import IAM_PROJECTS_PATH
+from pipelines.functiongraph.http.client import FunctionGraphClient
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def discover_scopes(
     A project's name is its region (`cn-north-4`) or a sub-project (`cn-north-4_team`); the
     account-level project (named after no region, e.g. `MOS`) holds no functions and is skipped.
     """
-    body = client.get_json("/v3/auth/projects", {}, "discovering projects through IAM")
+    body = client.get_json(IAM_PROJECTS_PATH, {}, "discovering projects through IAM")
     projects = body.get("projects") if isinstance(body, Mapping) else None
     if not isinstance(projects, list):
         raise ConfigError("IAM's project list has no 'projects' array")

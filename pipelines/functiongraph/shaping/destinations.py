@@ -9,7 +9,13 @@ read is explained in `{side}_param_error` instead of being dropped or fixed.
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from pipelines.functiongraph.values import as_text, canonical_json, load_json, raw_text, read_int
+from pipelines.functiongraph.shaping.values import (
+    as_text,
+    canonical_json,
+    load_json,
+    raw_text,
+    read_int,
+)
 
 SIDES = ("on_success", "on_failure")
 TARGET_KEYS: Mapping[str, str] = MappingProxyType(

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import tzinfo
 
-from pipelines.functiongraph.destinations import SIDE_COLUMNS, flatten_destination_config
-from pipelines.functiongraph.timestamps import parse_api_timestamp
-from pipelines.functiongraph.urns import FunctionUrn, UrnError, parse_function_urn
-from pipelines.functiongraph.values import (
+from pipelines.functiongraph.shaping.destinations import SIDE_COLUMNS, flatten_destination_config
+from pipelines.functiongraph.shaping.timestamps import parse_api_timestamp
+from pipelines.functiongraph.shaping.urns import FunctionUrn, UrnError, parse_function_urn
+from pipelines.functiongraph.shaping.values import (
     as_text,
     canonical_json,
     load_json,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.functiongraph.errors import PagingError
-from pipelines.functiongraph.values import as_int
+from pipelines.functiongraph.shaping.values import as_int
 
 # Stop reasons that mean "the server said this was the last page".
 COMPLETE_REASONS = frozenset({"empty page", "no next_marker", "next_marker is 0", "reached count"})

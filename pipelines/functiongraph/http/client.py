@@ -17,17 +17,22 @@ from urllib.parse import urlsplit
 
 import requests
 
-from pipelines.functiongraph.auth import AUTH_HINTS, RequestAuth
 from pipelines.functiongraph.errors import (
     ApiError,
     AuthError,
     FunctionNotFound,
     PagingError,
-    RetriesExhausted,
 )
-from pipelines.functiongraph.paging import MarkerPaginator
-from pipelines.functiongraph.ratelimit import RateLimiter
-from pipelines.functiongraph.retries import RetryPolicy, is_retryable_status, parse_retry_after
+from pipelines.functiongraph.http.auth import AUTH_HINTS, RequestAuth
+from pipelines.functiongraph.http.paging import MarkerPaginator
+from pipelines.functiongraph.http.ratelimit import RateLimiter
+from pipelines.functiongraph.http.retries import (
+    RetryPolicy,
+    Transient,
+    is_retryable_status,
+    parse_retry_after,
+    retrying,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +42,6 @@ TRANSIENT_NETWORK_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
 )
 AUTH_ERROR_CODES = frozenset({"FSS.0401", "FSS.0403", "FSS.1310", "APIG.1002", "APIG.0301"})
-
-
-class _Transient(Exception):
-    """One failed attempt that another attempt may fix."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
 
 
 def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
@@ -107,26 +104,12 @@ class FunctionGraphClient:
             return self._with_retries(path, params, what)
 
     def _with_retries(self, path: str, params: Mapping[str, str], what: str) -> Any:
-        last_reason = ""
-        for attempt in range(1, self.retry.max_attempts + 1):
-            try:
-                return self._attempt(path, params, what)
-            except _Transient as transient:
-                last_reason = str(transient)
-                if attempt == self.retry.max_attempts:
-                    break
-                wait = self.retry.delay(attempt, transient.retry_after, self._rng)
-                logger.warning(
-                    "%s: %s; retry %d of %d in %.3fs",
-                    what,
-                    last_reason,
-                    attempt,
-                    self.retry.max_attempts - 1,
-                    wait,
-                )
-                self._sleep(wait)
-        raise RetriesExhausted(
-            f"{what}: gave up after {self.retry.max_attempts} attempts; last error: {last_reason}"
+        return retrying(
+            lambda: self._attempt(path, params, what),
+            self.retry,
+            what,
+            sleep=self._sleep,
+            rng=self._rng,
         )
 
     def _attempt(self, path: str, params: Mapping[str, str], what: str) -> Any:
@@ -141,7 +124,7 @@ class FunctionGraphClient:
             response = session.send(request, timeout=self.timeout, allow_redirects=False)
         except TRANSIENT_NETWORK_ERRORS as exc:
             host = urlsplit(self.endpoint).netloc
-            raise _Transient(f"network error reaching {host} ({type(exc).__name__})") from None
+            raise Transient(f"network error reaching {host} ({type(exc).__name__})") from None
         with response:
             return self._read(response, what)
 
@@ -152,7 +135,7 @@ class FunctionGraphClient:
             try:
                 return response.json()
             except ValueError:
-                raise _Transient(f"HTTP {status} with an unreadable JSON body") from None
+                raise Transient(f"HTTP {status} with an unreadable JSON body") from None
             except RecursionError:  # retrying would get the same document
                 raise PagingError(
                     f"{what}: the response body is nested too deeply to read"
@@ -161,7 +144,7 @@ class FunctionGraphClient:
         code, msg = _error_fields(response)
         if is_retryable_status(status):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise _Transient(f"HTTP {status} {code or ''}".rstrip(), retry_after)
+            raise Transient(f"HTTP {status} {code or ''}".rstrip(), retry_after)
         if status in (401, 403) or code in AUTH_ERROR_CODES:
             kind = self.auth.kind
             raise AuthError(

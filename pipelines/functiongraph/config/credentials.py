@@ -12,8 +12,8 @@ from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import CredentialsConfiguration
 from dlt.common.typing import TSecretStrValue
 
+from pipelines.functiongraph.config.settings import env_key
 from pipelines.functiongraph.errors import ConfigError
-from pipelines.functiongraph.settings import env_key
 
 ALL_FIELDS = (
     "auth_token",
