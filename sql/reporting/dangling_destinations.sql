@@ -11,42 +11,9 @@
 -- target_exists is true/false for function targets of a loaded project, and NULL when it cannot
 -- be known (the target's project was not loaded, or the target is not a function URN / is SMN).
 -- dialect: duckdb
-with configs as (
-    select * from reporting.current_async_invoke_configs
-),
-
-sides as (
-    select
-        func_urn, function_urn, region, project_id, 'on_success' as side,
-        on_success_destination as destination, on_success_target as target
-    from configs
-    union all
-    select
-        func_urn, function_urn, region, project_id, 'on_failure' as side,
-        on_failure_destination as destination, on_failure_target as target
-    from configs
-),
-
-targets as (
-    select
-        *,
-        case destination
-            when 'FunctionGraph' then regexp_extract(
-                target, '^urn:fss:([^:]+):([^:]+):function:[^:]+:[^:]+(:[^:]+)?$', 1
-            )
-            when 'SMN' then regexp_extract(target, '^urn:smn:([^:]+):([^:]+):[^:]+$', 1)
-        end as target_region,
-        case destination
-            when 'FunctionGraph' then regexp_extract(
-                target, '^urn:fss:([^:]+):([^:]+):function:[^:]+:[^:]+(:[^:]+)?$', 2
-            )
-            when 'SMN' then regexp_extract(target, '^urn:smn:([^:]+):([^:]+):[^:]+$', 2)
-        end as target_project_id,
-        case when destination = 'FunctionGraph' then regexp_extract(
-            target, '^(urn:fss:[^:]+:[^:]+:function:[^:]+:[^:]+)(:[^:]+)?$', 1
-        ) end as target_function_urn
-    from sides
-    where destination in ('FunctionGraph', 'SMN') and target is not null
+with targets as (
+    select * from staging.stg_async_invoke_config_sides
+    where is_current and destination in ('FunctionGraph', 'SMN') and target is not null
 ),
 
 loaded_projects as (
@@ -71,12 +38,11 @@ checked as (
         t.side,
         t.destination,
         t.target,
-        nullif(t.target_function_urn, '') as target_function_urn,
-        nullif(t.target_region, '') as target_region,
-        nullif(t.target_project_id, '') as target_project_id,
+        t.target_function_urn,
+        t.target_region,
+        t.target_project_id,
         case
-            when t.destination = 'FunctionGraph' and t.target_function_urn <> ''
-                and p.project_id is not null
+            when t.target_function_urn is not null and p.project_id is not null
                 then coalesce(h.is_live, false)
         end as target_exists,
         case when not coalesce(h.is_live, false) then h.deleted_at end as target_deleted_at

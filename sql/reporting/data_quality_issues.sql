@@ -27,17 +27,8 @@ with configs as (
 ),
 
 sides as (
-    select
-        func_urn, 'on_success' as side, on_success_destination as destination,
-        on_success_param as param, on_success_param_error as param_error,
-        on_success_expires as expires
-    from configs
-    union all
-    select
-        func_urn, 'on_failure' as side, on_failure_destination as destination,
-        on_failure_param as param, on_failure_param_error as param_error,
-        on_failure_expires as expires
-    from configs
+    select * from staging.stg_async_invoke_config_sides
+    where is_current
 ),
 
 timestamps as (
@@ -60,8 +51,7 @@ issues as (
             else 'unknown destination type ' || destination end,
         destination
     from sides
-    where (destination is null and param is not null)
-        or destination not in ('OBS', 'SMN', 'DIS', 'FunctionGraph')
+    where (destination is null and param is not null) or not destination_known
 
     union all
     select func_urn, 'out_of_range', side || '_expires',

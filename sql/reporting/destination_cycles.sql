@@ -13,33 +13,17 @@
 -- that reach each other and have such loops: functions lists the whole group, via_configs the
 -- configs whose edges are on no listed cycle; cycle_length, path and short_path are NULL.
 -- dialect: duckdb
-with recursive configs as (
-    select * from reporting.current_async_invoke_configs
-),
-
-edge_sides as (
+with recursive edge_sides as (
     select
         function_urn as source,
-        regexp_extract(
-            on_success_target, '^(urn:fss:[^:]+:[^:]+:function:[^:]+:[^:]+)(:[^:]+)?$', 1
-        ) as target,
-        func_urn || ' (on_success)' as via
-    from configs
-    where on_success_destination = 'FunctionGraph'
-    union all
-    select
-        function_urn as source,
-        regexp_extract(
-            on_failure_target, '^(urn:fss:[^:]+:[^:]+:function:[^:]+:[^:]+)(:[^:]+)?$', 1
-        ) as target,
-        func_urn || ' (on_failure)' as via
-    from configs
-    where on_failure_destination = 'FunctionGraph'
+        target_function_urn as target,
+        func_urn || ' (' || side || ')' as via
+    from staging.stg_async_invoke_config_sides
+    where is_current and target_function_urn is not null
 ),
 
 edges as (
     select distinct source, target from edge_sides
-    where target <> ''
 ),
 
 -- Which function reaches which (UNION drops repeats, so this ends even on loops).

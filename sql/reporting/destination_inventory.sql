@@ -9,36 +9,17 @@
 -- target' (see the config's *_param_error). target_missing_reason is NULL when target is set.
 -- Sides with no destination configured are not counted.
 -- Portable SQL (DuckDB and PostgreSQL).
-with configs as (
-    select * from reporting.current_async_invoke_configs
-),
-
-sides as (
-    select
-        func_urn, function_urn, 'on_success' as side,
-        on_success_destination as destination, on_success_target as target,
-        on_success_param as param
-    from configs
-    union all
-    select
-        func_urn, function_urn, 'on_failure' as side,
-        on_failure_destination as destination, on_failure_target as target,
-        on_failure_param as param
-    from configs
-),
-
-used as (
+with used as (
     select
         *,
         case
             when target is not null then null
             when destination is null then 'destination type missing'
-            when destination not in ('OBS', 'SMN', 'DIS', 'FunctionGraph')
-                then 'unknown destination type'
+            when not destination_known then 'unknown destination type'
             else 'param has no usable target'
         end as target_missing_reason
-    from sides
-    where destination is not null or param is not null
+    from staging.stg_async_invoke_config_sides
+    where is_current and is_configured
 )
 
 select

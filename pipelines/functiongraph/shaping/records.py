@@ -16,31 +16,26 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import tzinfo
 
-from pipelines.functiongraph.shaping.destinations import SIDE_COLUMNS, flatten_destination_config
+from pipelines.functiongraph.shaping.columns import (
+    Column,
+    dlt_columns,
+    known_keys,
+    plain,
+    read_plain,
+)
+from pipelines.functiongraph.shaping.destinations import (
+    SIDES,
+    flatten_destination_config,
+    side_columns,
+)
 from pipelines.functiongraph.shaping.timestamps import parse_api_timestamp
 from pipelines.functiongraph.shaping.urns import FunctionUrn, UrnError, parse_function_urn
 from pipelines.functiongraph.shaping.values import (
     as_text,
     canonical_json,
     load_json,
-    read_int,
     storable_row,
 )
-
-ColumnSchemas = dict[str, dict[str, object]]
-
-CONFIG_ITEM_KEYS = frozenset(
-    {
-        "func_urn",
-        "max_async_event_age_in_seconds",
-        "max_async_retry_attempts",
-        "destination_config",
-        "created_time",
-        "last_modified",
-        "enable_async_status_log",
-    }
-)
-"""Keys of an async-invoke-config item that have columns; any other lands in `extra_fields`."""
 
 ENVIRONMENT_KEYS = ("user_data", "encrypted_user_data")
 """A function's environment variables as JSON text: only their names are ever kept."""
@@ -52,26 +47,6 @@ SECRET_FIELD = re.compile(
 )
 """Names of served fields (at any depth of `extra_fields`) whose values are never stored."""
 REDACTED = "[redacted]"
-
-FUNCTION_ITEM_KEYS = frozenset(
-    {
-        "func_urn",
-        "func_name",
-        "package",
-        "namespace",
-        "runtime",
-        "handler",
-        "memory_size",
-        "timeout",
-        "code_type",
-        "version",
-        "description",
-        "enterprise_project_id",
-        "last_modified",
-        *ENVIRONMENT_KEYS,
-    }
-)
-"""Keys of a ListFunctions item that have columns; any other lands in `extra_fields`."""
 
 
 def config_identity(item: object) -> str | None:
@@ -143,16 +118,6 @@ def _redacted(key: object, value: object, depth: int = 0) -> object:
     return value
 
 
-def _integers(item: Mapping[str, object], names: tuple[str, ...]) -> tuple[dict, list[str]]:
-    """Integer columns read from `item`, and a reason for each value that could not be."""
-    columns, problems = {}, []
-    for name in names:
-        columns[name], problem = read_int(item.get(name))
-        if problem:
-            problems.append(f"{name} {problem}")
-    return columns, problems
-
-
 def _environment_names(item: Mapping[str, object]) -> tuple[str | None, list[str]]:
     """The names of the function's environment variables as a JSON array; never their values."""
     names: set[str] = set()
@@ -192,30 +157,25 @@ def shape_config(
     """
     served_urn = _identity(item, "async-invoke-config")
     urn, urn_error = _config_urn(served_urn, function_urn)
-    status_log = item.get("enable_async_status_log")
-    integers, problems = _integers(
-        item, ("max_async_event_age_in_seconds", "max_async_retry_attempts")
-    )
-    row = {
-        "func_urn": served_urn,
-        "function_urn": function_urn,
-        "region": region,
-        "project_id": project_id,
-        "package": urn.package,
-        "function_name": urn.function_name,
-        "qualifier": urn.qualifier,
-        "qualifier_kind": urn.qualifier_kind,
-        "urn_error": urn_error,
-        **integers,
-        "enable_async_status_log": status_log if isinstance(status_log, bool) else None,
+    values, problems = read_plain(item, CONFIG_TABLE)
+    values.update(
+        func_urn=served_urn,
+        function_urn=function_urn,
+        region=region,
+        project_id=project_id,
+        package=urn.package,
+        function_name=urn.function_name,
+        qualifier=urn.qualifier,
+        qualifier_kind=urn.qualifier_kind,
+        urn_error=urn_error,
         **flatten_destination_config(item.get("destination_config")),
         **_timestamp("created_time", item, naive_zone),
         **_timestamp("last_modified", item, naive_zone),
-        "extra_fields": _extra_fields(item, CONFIG_ITEM_KEYS),
-        "value_error": _value_error(problems),
-        "duplicate_note": None,
-    }
-    return storable_row(row)
+        extra_fields=_extra_fields(item, CONFIG_ITEM_KEYS),
+        value_error=_value_error(problems),
+        duplicate_note=None,
+    )
+    return _row(values, CONFIG_TABLE)
 
 
 def shape_function(
@@ -229,69 +189,35 @@ def shape_function(
 
     Raises ValueError when the item has no `func_urn` (it has no identity).
     """
-    integers, problems = _integers(item, ("memory_size", "timeout"))
+    identity = _identity(item, "function")
+    values, problems = read_plain(item, FUNCTION_TABLE)
     environment_names, environment_problems = _environment_names(item)
-    row = {
-        "func_urn": _identity(item, "function"),
-        "func_name": as_text(item.get("func_name")),
-        "package": as_text(item.get("package")),
-        "namespace": as_text(item.get("namespace")),
-        "region": region,
-        "project_id": project_id,
-        "runtime": as_text(item.get("runtime")),
-        "handler": as_text(item.get("handler")),
-        **integers,
-        "code_type": as_text(item.get("code_type")),
-        "version": as_text(item.get("version")),
-        "description": as_text(item.get("description")),
-        "enterprise_project_id": as_text(item.get("enterprise_project_id")),
+    values.update(
+        func_urn=identity,
+        region=region,
+        project_id=project_id,
         **_timestamp("last_modified", item, naive_zone),
-        "environment_variable_names": environment_names,
-        "extra_fields": _extra_fields(item, FUNCTION_ITEM_KEYS),
-        "value_error": _value_error(problems + environment_problems),
-        "duplicate_note": None,
-    }
-    return storable_row(row)
+        environment_variable_names=environment_names,
+        extra_fields=_extra_fields(item, FUNCTION_ITEM_KEYS),
+        value_error=_value_error(problems + environment_problems),
+        duplicate_note=None,
+    )
+    return _row(values, FUNCTION_TABLE)
 
 
-def _column(data_type: str, description: str, *, nullable: bool = True) -> dict[str, object]:
-    """One dlt column; timestamps are instants, so they carry a time zone."""
-    column: dict[str, object] = {
-        "data_type": data_type,
-        "nullable": nullable,
-        "description": description,
-    }
-    if data_type == "timestamp":
-        column["timezone"] = True
-    return column
+def _row(values: dict[str, object], table: tuple[Column, ...]) -> dict[str, object]:
+    """The row in the table's column order, every text storable."""
+    return storable_row({column.name: values[column.name] for column in table})
 
 
-_SIDE_LABELS = {"on_success": "On success", "on_failure": "On failure"}
-_SIDE_DESCRIPTIONS = {
-    "destination": ("text", "destination type as served (OBS, SMN, DIS, FunctionGraph, ...)"),
-    "param": ("text", "destination param, the JSON text as served"),
-    "target": ("text", "bucket, topic URN, stream name or function URN read from the param"),
-    "prefix": ("text", "OBS object prefix read from the param"),
-    "expires": ("bigint", "OBS object expiry in days read from the param (0 = never)"),
-    "param_error": ("text", "why the param or its target could not be read; NULL when fine"),
-}
-
-
-def _side_columns(side: str) -> ColumnSchemas:
-    """The six destination columns of one side, matching `flatten_side`."""
-    columns = {}
-    for suffix in SIDE_COLUMNS:
-        data_type, text = _SIDE_DESCRIPTIONS[suffix]
-        columns[f"{side}_{suffix}"] = _column(data_type, f"{_SIDE_LABELS[side]}: {text}")
-    return columns
-
-
-def _timestamp_columns(name: str, what: str) -> ColumnSchemas:
+def _timestamp_columns(name: str, what: str) -> tuple[Column, ...]:
     """An instant and the raw text it was read from, matching `_timestamp`."""
-    return {
-        name: _column("timestamp", f"{what}; naive values read in the configured zone"),
-        f"{name}_raw": _column("text", f"{what}, as served"),
-    }
+    return (
+        Column(
+            name, "timestamp", f"{what}; naive values read in the configured zone", reads=(name,)
+        ),
+        Column(f"{name}_raw", "text", f"{what}, as served"),
+    )
 
 
 _EXTRA_FIELDS = (
@@ -299,54 +225,65 @@ _EXTRA_FIELDS = (
 )
 _VALUE_ERROR = "Why a served value could not be stored as read (raw value quoted); NULL when fine"
 _DUPLICATE_NOTE = "Other copies of this item the API served, and which one was kept; NULL if none"
+_TRAILER = (
+    Column("extra_fields", "text", _EXTRA_FIELDS),
+    Column("value_error", "text", _VALUE_ERROR),
+    Column("duplicate_note", "text", _DUPLICATE_NOTE),
+)
 
-
-CONFIG_COLUMNS: ColumnSchemas = {
-    "func_urn": _column("text", "Qualified URN of the config as served", nullable=False),
-    "function_urn": _column("text", "Unqualified URN the config was fetched for", nullable=False),
-    "region": _column("text", "Region of the scope the config was fetched in", nullable=False),
-    "project_id": _column("text", "Project of the scope the config was fetched in", nullable=False),
-    "package": _column("text", "Function package (app)", nullable=False),
-    "function_name": _column("text", "Function name", nullable=False),
-    "qualifier": _column("text", "latest, a version, or !alias; NULL when unqualified or unread"),
-    "qualifier_kind": _column("text", "latest, version or alias; NULL when no qualifier"),
-    "urn_error": _column("text", "Why func_urn could not be read or belongs elsewhere"),
-    "max_async_event_age_in_seconds": _column("bigint", "Maximum age of an async event, seconds"),
-    "max_async_retry_attempts": _column("bigint", "Maximum retries of an async invocation"),
-    "enable_async_status_log": _column("bool", "Async status logging; NULL when not served"),
-    **_side_columns("on_success"),
-    **_side_columns("on_failure"),
-    **_timestamp_columns("created_time", "When the config was created"),
-    **_timestamp_columns("last_modified", "When the config was last modified"),
-    "extra_fields": _column("text", _EXTRA_FIELDS),
-    "value_error": _column("text", _VALUE_ERROR),
-    "duplicate_note": _column("text", _DUPLICATE_NOTE),
-}
-"""dlt column schemas of the configs table, in `shape_config`'s order."""
-
-FUNCTION_COLUMNS: ColumnSchemas = {
-    "func_urn": _column("text", "Unqualified URN of the function", nullable=False),
-    "func_name": _column("text", "Function name"),
-    "package": _column("text", "Function package (app)"),
-    "namespace": _column("text", "Namespace (project id) as served"),
-    "region": _column("text", "Region of the scope the function was listed in", nullable=False),
-    "project_id": _column(
-        "text", "Project of the scope the function was listed in", nullable=False
+CONFIG_TABLE: tuple[Column, ...] = (
+    Column("func_urn", "text", "Qualified URN of the config as served", False, reads=("func_urn",)),
+    Column("function_urn", "text", "Unqualified URN the config was fetched for", False),
+    Column("region", "text", "Region of the scope the config was fetched in", False),
+    Column("project_id", "text", "Project of the scope the config was fetched in", False),
+    Column("package", "text", "Function package (app)", False),
+    Column("function_name", "text", "Function name", False),
+    Column("qualifier", "text", "latest, a version, or !alias; NULL when unqualified or unread"),
+    Column("qualifier_kind", "text", "latest, version or alias; NULL when no qualifier"),
+    Column("urn_error", "text", "Why func_urn could not be read or belongs elsewhere"),
+    plain("max_async_event_age_in_seconds", "bigint", "Maximum age of an async event, seconds"),
+    plain("max_async_retry_attempts", "bigint", "Maximum retries of an async invocation"),
+    plain("enable_async_status_log", "bool", "Async status logging; NULL when not served"),
+    *(
+        replace(column, reads=("destination_config",))
+        for side in SIDES
+        for column in side_columns(side)
     ),
-    "runtime": _column("text", "Runtime, e.g. Python3.9"),
-    "handler": _column("text", "Handler entry point"),
-    "memory_size": _column("bigint", "Memory size in MB"),
-    "timeout": _column("bigint", "Timeout in seconds"),
-    "code_type": _column("text", "How the code is supplied, e.g. inline, zip or obs"),
-    "version": _column("text", "Version as served in the listing"),
-    "description": _column("text", "Function description"),
-    "enterprise_project_id": _column("text", "Enterprise project the function belongs to"),
-    **_timestamp_columns("last_modified", "When the function was last modified"),
-    "environment_variable_names": _column(
-        "text", "JSON array of the environment variable names; their values are never stored"
+    *_timestamp_columns("created_time", "When the config was created"),
+    *_timestamp_columns("last_modified", "When the config was last modified"),
+    *_TRAILER,
+)
+"""The configs table, in `shape_config`'s order."""
+
+FUNCTION_TABLE: tuple[Column, ...] = (
+    Column("func_urn", "text", "Unqualified URN of the function", False, reads=("func_urn",)),
+    plain("func_name", "text", "Function name"),
+    plain("package", "text", "Function package (app)"),
+    plain("namespace", "text", "Namespace (project id) as served"),
+    Column("region", "text", "Region of the scope the function was listed in", False),
+    Column("project_id", "text", "Project of the scope the function was listed in", False),
+    plain("runtime", "text", "Runtime, e.g. Python3.9"),
+    plain("handler", "text", "Handler entry point"),
+    plain("memory_size", "bigint", "Memory size in MB"),
+    plain("timeout", "bigint", "Timeout in seconds"),
+    plain("code_type", "text", "How the code is supplied, e.g. inline, zip or obs"),
+    plain("version", "text", "Version as served in the listing"),
+    plain("description", "text", "Function description"),
+    plain("enterprise_project_id", "text", "Enterprise project the function belongs to"),
+    *_timestamp_columns("last_modified", "When the function was last modified"),
+    Column(
+        "environment_variable_names",
+        "text",
+        "JSON array of the environment variable names; their values are never stored",
+        reads=ENVIRONMENT_KEYS,
     ),
-    "extra_fields": _column("text", _EXTRA_FIELDS),
-    "value_error": _column("text", _VALUE_ERROR),
-    "duplicate_note": _column("text", _DUPLICATE_NOTE),
-}
-"""dlt column schemas of the functions table, in `shape_function`'s order."""
+    *_TRAILER,
+)
+"""The functions table, in `shape_function`'s order."""
+
+CONFIG_COLUMNS = dlt_columns(CONFIG_TABLE)
+FUNCTION_COLUMNS = dlt_columns(FUNCTION_TABLE)
+CONFIG_ITEM_KEYS = known_keys(CONFIG_TABLE)
+"""Keys of an async-invoke-config item that have columns; any other lands in `extra_fields`."""
+FUNCTION_ITEM_KEYS = known_keys(FUNCTION_TABLE)
+"""Keys of a ListFunctions item that have columns; any other lands in `extra_fields`."""

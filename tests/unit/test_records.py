@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -9,25 +9,7 @@ from pipelines.functiongraph.shaping.records import (
     shape_function,
 )
 from pipelines.functiongraph.shaping.urns import UrnError
-
-PLUS_8 = timezone(timedelta(hours=8))
-FUNCTION = "urn:fss:cn-north-4:proj1:function:default:orders"
-SCOPE = {"function_urn": FUNCTION, "region": "cn-north-4", "project_id": "proj1"}
-OBS_PARAM = '{"bucket":"async-logs","prefix":"orders/","expires":30}'
-
-# The documented example item.
-ITEM = {
-    "func_urn": f"{FUNCTION}:latest",
-    "max_async_event_age_in_seconds": 3600,
-    "max_async_retry_attempts": 3,
-    "destination_config": {
-        "on_success": {"destination": "OBS", "param": OBS_PARAM},
-        "on_failure": {"destination": "SMN", "param": '{"topic_urn":"urn:smn:r:p:t"}'},
-    },
-    "created_time": "2021-03-04T14:50:02+08:00",
-    "last_modified": "2021-03-04 14:50:02",
-    "enable_async_status_log": True,
-}
+from tests.support.api_items import FUNCTION, FUNCTION_ITEM, ITEM, OBS_PARAM, PLUS_8, SCOPE
 
 EXPECTED = {
     "func_urn": f"{FUNCTION}:latest",
@@ -43,14 +25,22 @@ EXPECTED = {
     "max_async_retry_attempts": 3,
     "enable_async_status_log": True,
     "on_success_destination": "OBS",
+    "on_success_destination_known": True,
     "on_success_param": OBS_PARAM,
     "on_success_target": "async-logs",
+    "on_success_target_function_urn": None,
+    "on_success_target_region": None,
+    "on_success_target_project_id": None,
     "on_success_prefix": "orders/",
     "on_success_expires": 30,
     "on_success_param_error": None,
     "on_failure_destination": "SMN",
+    "on_failure_destination_known": True,
     "on_failure_param": '{"topic_urn":"urn:smn:r:p:t"}',
     "on_failure_target": "urn:smn:r:p:t",
+    "on_failure_target_function_urn": None,
+    "on_failure_target_region": "r",
+    "on_failure_target_project_id": "p",
     "on_failure_prefix": None,
     "on_failure_expires": None,
     "on_failure_param_error": None,
@@ -81,7 +71,18 @@ def _without(*keys: str) -> dict[str, object]:
 NO_DESTINATIONS = {
     f"{side}_{suffix}": None
     for side in ("on_success", "on_failure")
-    for suffix in ("destination", "param", "target", "prefix", "expires", "param_error")
+    for suffix in (
+        "destination",
+        "destination_known",
+        "param",
+        "target",
+        "target_function_urn",
+        "target_region",
+        "target_project_id",
+        "prefix",
+        "expires",
+        "param_error",
+    )
 }
 
 
@@ -267,25 +268,6 @@ def test_shape_config_rejects_a_broken_scope_urn() -> None:
     with pytest.raises(UrnError):
         shape_config(ITEM, **{**SCOPE, "function_urn": "orders"}, naive_zone=PLUS_8)
 
-
-FUNCTION_ITEM = {
-    "func_urn": FUNCTION,
-    "func_name": "orders",
-    "package": "default",
-    "namespace": "proj1",
-    "runtime": "Python3.9",
-    "handler": "index.handler",
-    "memory_size": 256,
-    "timeout": 30,
-    "code_type": "inline",
-    "version": "latest",
-    "description": "",
-    "enterprise_project_id": "0",
-    "last_modified": "2021-03-04 14:50:02",
-    "cpu": 300,
-    "code_size": 1024,
-    "user_data": "",
-}
 
 FUNCTION_EXPECTED = {
     "func_urn": FUNCTION,

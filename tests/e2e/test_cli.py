@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.__main__ import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
 from pipelines.sandbox import SandboxServer
-from tests.conftest import ALPHA, PROJECT, REGION, TOKEN
+from tests.support.estates import ALPHA, PROJECT, REGION, TOKEN
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, token: str = TOKEN) -> None:

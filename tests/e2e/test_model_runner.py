@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
 from pipelines.models import ModelError, apply_models, discover_models
-
-
-class DuckDBAdapter:
-    """The one method apply_models needs, over a bare DuckDB connection."""
-
-    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
-        self.connection = connection
-
-    def execute_sql(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        return self.connection.execute(sql, list(args)).fetchall()
+from tests.support.duckdb_adapter import DuckDBAdapter
 
 
 def write_models(root: Path, models: dict[str, str]) -> Path:

@@ -16,7 +16,14 @@ from pipelines.orchestration import dagster as orchestration
 from pipelines.sandbox import (
     SandboxServer,
 )
-from tests.conftest import PROJECT, PROJECT_B, REGION, REGION_B, small_estate, two_project_estate
+from tests.support.estates import (
+    PROJECT,
+    PROJECT_B,
+    REGION,
+    REGION_B,
+    small_estate,
+    two_project_estate,
+)
 
 KEY = f"{REGION}/{PROJECT}"
 KEY_B = f"{REGION_B}/{PROJECT_B}"

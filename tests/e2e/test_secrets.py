@@ -18,7 +18,7 @@ from pipelines.sandbox import (
     make_function_item,
     tenant_secrets,
 )
-from tests.conftest import PROJECT, REGION, small_estate
+from tests.support.estates import PROJECT, REGION, small_estate
 
 TOKEN = "tok-SECRET-a9f3e1c7"
 SECRET_KEY = "sk-SECRET-b8e2d0f6"

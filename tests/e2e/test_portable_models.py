@@ -8,7 +8,7 @@ from typing import Any
 
 from pipelines.models import discover_models
 from pipelines.sandbox import SandboxServer
-from tests.conftest import Loader
+from tests.support.loader import Loader
 
 DUCKDB_ONLY = {
     "reporting.dangling_destinations",

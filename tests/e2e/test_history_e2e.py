@@ -14,7 +14,8 @@ import pytest
 
 from pipelines.runner import make_pipeline, run
 from pipelines.sandbox import SandboxServer, function_urn, make_config_item, make_function_item
-from tests.conftest import ALPHA, BETA, DELTA, PROJECT, REGION, TOKEN, Loader, small_estate
+from tests.support.estates import ALPHA, BETA, DELTA, PROJECT, REGION, TOKEN, small_estate
+from tests.support.loader import Loader
 
 SCOPE = f"{REGION}/{PROJECT}"
 EPSILON = function_urn(REGION, PROJECT, "billing", "epsilon")

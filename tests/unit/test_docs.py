@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import pytest
 
@@ -11,10 +10,10 @@ from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
 from pipelines.functiongraph.shaping.records import CONFIG_COLUMNS, FUNCTION_COLUMNS
 from pipelines.functiongraph.source import functiongraph
 from pipelines.models import discover_models
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-SQL_README = (ROOT / "sql" / "README.md").read_text(encoding="utf-8")
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+SQL_README = (REPO_ROOT / "sql" / "README.md").read_text(encoding="utf-8")
 SOURCE_KEYS = [
     name
     for name in inspect.signature(functiongraph.__wrapped__).parameters

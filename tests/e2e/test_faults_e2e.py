@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
-from tests.conftest import DELTA, Loader
-from tests.test_pipeline_e2e import CURRENT, EXPECTED
+from tests.support.estates import DELTA
+from tests.support.expected import CURRENT, EXPECTED
+from tests.support.loader import Loader
 
 # (path fragment, fault) pairs: every kind of transient failure the sandbox can inject
 FAULTS = {

@@ -11,7 +11,8 @@ import pytest
 
 from pipelines.runner import refresh_models
 from pipelines.sandbox import make_config_item
-from tests.conftest import ALPHA, BETA, DELTA, GAMMA, PROJECT, REGION, Loader
+from tests.support.estates import ALPHA, BETA, DELTA, GAMMA, PROJECT, REGION
+from tests.support.loader import Loader
 
 SCOPE = f"{REGION}/{PROJECT}"
 LIVE = "select func_urn from reporting.current_async_invoke_configs order by func_urn"

@@ -10,8 +10,9 @@ import pytest
 from nbclient import NotebookClient
 
 from pipelines.__main__ import main
+from tests.support.paths import REPO_ROOT
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore_async_invoke_configs.ipynb"
+NOTEBOOK = REPO_ROOT / "notebooks" / "explore_async_invoke_configs.ipynb"
 
 
 def test_notebook_is_committed_without_outputs() -> None:

@@ -18,7 +18,8 @@ import pytest
 from pipelines.__main__ import EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, main
 from pipelines.sandbox import SandboxServer
 from pipelines.warehouse import exclusive
-from tests.conftest import PROJECT, PROJECT_B, REGION, REGION_B, TOKEN, Loader, two_project_estate
+from tests.support.estates import PROJECT, PROJECT_B, REGION, REGION_B, TOKEN, two_project_estate
+from tests.support.loader import Loader
 
 TOKEN_KEY = "SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN"
 

@@ -15,6 +15,7 @@ P's destination graph (FunctionGraph edges, source -> unqualified target):
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from pipelines.functiongraph.shaping.destinations import flatten_side
 from pipelines.models import apply_models, discover_models
 from pipelines.sandbox import (
     ABSENT,
@@ -35,8 +37,9 @@ from pipelines.sandbox import (
     make_destination,
     make_function_item,
 )
-from tests.conftest import PROJECT, REGION, TOKEN, Loader
-from tests.test_model_runner import DuckDBAdapter
+from tests.support.duckdb_adapter import DuckDBAdapter
+from tests.support.estates import PROJECT, REGION, TOKEN
+from tests.support.loader import Loader
 
 P = PROJECT
 Q = "b2c3d4e5f60718293a4b5c6d7e8f90a1"
@@ -314,13 +317,20 @@ def test_destination_cycles(loaded: Loader) -> None:
     ]
 
 
+def target_side(destination: str | None, target: str | None) -> dict[str, str] | None:
+    """A served side naming `target`, as the API would send it."""
+    if destination is None:
+        return None
+    key = {"FunctionGraph": "func_urn", "SMN": "topic_urn"}[destination]
+    return {"destination": destination, "param": json.dumps({key: target})}
+
+
 def test_destination_cycles_longer_than_ten_functions_are_grouped() -> None:
     """The cycle search alone, on a plain DuckDB holding just the view it reads."""
     connection = duckdb.connect()
     connection.execute(
-        "create schema reporting; create table reporting.current_async_invoke_configs ("
-        "func_urn text, function_urn text, on_success_destination text, on_success_target text, "
-        "on_failure_destination text, on_failure_target text)"
+        "create schema staging; create table staging.stg_async_invoke_config_sides ("
+        "func_urn text, function_urn text, side text, target_function_urn text, is_current bool)"
     )
     ring = [urn("ring", f"r{i:02d}") for i in range(1, 12)]  # r01 -> ... -> r11 -> r01
     x, y = urn("pair", "x"), urn("pair", "y")
@@ -334,8 +344,18 @@ def test_destination_cycles_longer_than_ten_functions_are_grouped() -> None:
         (f"{y}:latest", y, None, None, "FunctionGraph", f"{x}:!prod"),
         (f"{y}:v1", y, "FunctionGraph", "not-a-urn", "FunctionGraph", GHOST),
     ]
+    sides = [
+        (func_urn, function_urn, side, parsed[f"{side}_target_function_urn"], True)
+        for func_urn, function_urn, *served in rows
+        for side, (destination, target) in (
+            ("on_success", served[:2]),
+            ("on_failure", served[2:]),
+        )
+        # the loader parses targets (see shaping.destinations); the view reads the result
+        for parsed in [flatten_side(side, target_side(destination, target))]
+    ]
     connection.executemany(
-        "insert into reporting.current_async_invoke_configs values (?, ?, ?, ?, ?, ?)", rows
+        "insert into staging.stg_async_invoke_config_sides values (?, ?, ?, ?, ?)", sides
     )
     (model,) = [m for m in discover_models() if m.view == "reporting.destination_cycles"]
     apply_models(DuckDBAdapter(connection), [model])

@@ -14,7 +14,7 @@ from pipelines.functiongraph.shaping.records import (
     shape_config,
     shape_function,
 )
-from tests.test_records import FUNCTION, FUNCTION_ITEM, ITEM, PLUS_8, SCOPE
+from tests.support.api_items import FUNCTION, FUNCTION_ITEM, ITEM, PLUS_8, SCOPE
 
 SECRET = "tenant-secret-0f1e2d3c4b5a69788796a5b4"
 

@@ -13,17 +13,17 @@ from pipelines.functiongraph.errors import ConfigError
 from pipelines.sandbox import (
     SandboxServer,
 )
-from tests.conftest import (
+from tests.support.estates import (
     OMEGA,
     PROJECT,
     PROJECT_B,
     REGION,
     REGION_B,
     TOKEN,
-    Loader,
     small_estate,
     two_project_estate,
 )
+from tests.support.loader import Loader
 
 
 def both(url: str) -> list[dict[str, str]]:

@@ -15,8 +15,9 @@ from pipelines.functiongraph.http.client import FunctionGraphClient
 from pipelines.functiongraph.http.retries import RetryPolicy
 from pipelines.functiongraph.shaping.urns import quote_urn
 from pipelines.sandbox import SandboxServer
-from tests.conftest import ALPHA, PROJECT, TOKEN, Loader, small_estate
-from tests.test_pipeline_e2e import CURRENT, EXPECTED
+from tests.support.estates import ALPHA, PROJECT, TOKEN, small_estate
+from tests.support.expected import CURRENT, EXPECTED
+from tests.support.loader import Loader
 
 FUNCTIONS = f"/v2/{PROJECT}/fgs/functions"
 FAST = RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_max=0.01)

@@ -6,8 +6,20 @@ from pipelines.functiongraph.shaping.destinations import (
     flatten_side,
 )
 
-SIDE_KEYS = ("destination", "param", "target", "prefix", "expires", "param_error")
+SIDE_KEYS = (
+    "destination",
+    "destination_known",
+    "param",
+    "target",
+    "target_function_urn",
+    "target_region",
+    "target_project_id",
+    "prefix",
+    "expires",
+    "param_error",
+)
 NOTHING = dict.fromkeys(SIDE_KEYS)
+KNOWN = {"OBS", "SMN", "DIS", "FunctionGraph"}
 
 
 def side(
@@ -17,11 +29,19 @@ def side(
     prefix: str | None = None,
     expires: int | None = None,
     param_error: str | None = None,
+    *,
+    where: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> dict[str, object]:
+    """Expected side columns; `where` is (target function URN, target region, target project)."""
+    function_urn, region, project_id = where
     return {
         "destination": destination,
+        "destination_known": None if destination is None else destination in KNOWN,
         "param": param,
         "target": target,
+        "target_function_urn": function_urn,
+        "target_region": region,
+        "target_project_id": project_id,
         "prefix": prefix,
         "expires": expires,
         "param_error": param_error,
@@ -62,7 +82,12 @@ FN_URN = "urn:fss:cn-north-4:p:function:default:target:latest"
         ),
         (
             {"destination": "SMN", "param": f'{{"topic_urn":"{SMN_TOPIC}"}}'},
-            side("SMN", f'{{"topic_urn":"{SMN_TOPIC}"}}', SMN_TOPIC),
+            side(
+                "SMN",
+                f'{{"topic_urn":"{SMN_TOPIC}"}}',
+                SMN_TOPIC,
+                where=(None, "cn-north-4", "p"),
+            ),
         ),
         (
             {"destination": "DIS", "param": '{"stream_name":"s1"}'},
@@ -70,7 +95,12 @@ FN_URN = "urn:fss:cn-north-4:p:function:default:target:latest"
         ),
         (
             {"destination": "FunctionGraph", "param": f'{{"func_urn":"{FN_URN}"}}'},
-            side("FunctionGraph", f'{{"func_urn":"{FN_URN}"}}', FN_URN),
+            side(
+                "FunctionGraph",
+                f'{{"func_urn":"{FN_URN}"}}',
+                FN_URN,
+                where=("urn:fss:cn-north-4:p:function:default:target", "cn-north-4", "p"),
+            ),
         ),
         # the raw param is kept byte for byte; the target is stripped
         (
@@ -268,7 +298,15 @@ ALL_NONE = {**prefixed("on_success", NOTHING), **prefixed("on_failure", NOTHING)
                 "on_failure": {"destination": "OBS", "param": '{"bucket":"b","expires":"30"}'},
             },
             {
-                **prefixed("on_success", side("SMN", f'{{"topic_urn":"{SMN_TOPIC}"}}', SMN_TOPIC)),
+                **prefixed(
+                    "on_success",
+                    side(
+                        "SMN",
+                        f'{{"topic_urn":"{SMN_TOPIC}"}}',
+                        SMN_TOPIC,
+                        where=(None, "cn-north-4", "p"),
+                    ),
+                ),
                 **prefixed(
                     "on_failure", side("OBS", '{"bucket":"b","expires":"30"}', "b", expires=30)
                 ),
@@ -287,3 +325,33 @@ def test_flatten_destination_config(value: object, expected: dict[str, object]) 
     flattened = flatten_destination_config(value)
     assert flattened == expected
     assert list(flattened) == list(ALL_NONE)
+
+
+@pytest.mark.parametrize(
+    ("destination", "key", "target", "where"),
+    [
+        ("FunctionGraph", "func_urn", FN_URN, (FN_URN.rsplit(":", 1)[0], "cn-north-4", "p")),
+        (
+            "FunctionGraph",
+            "func_urn",
+            "urn:fss:r:q:function:pkg:fn",
+            ("urn:fss:r:q:function:pkg:fn", "r", "q"),
+        ),
+        (
+            "FunctionGraph",
+            "func_urn",
+            "urn:fss:r:q:function:pkg:fn:!blue",
+            ("urn:fss:r:q:function:pkg:fn", "r", "q"),
+        ),
+        ("FunctionGraph", "func_urn", "not-a-urn", (None, None, None)),
+        ("FunctionGraph", "func_urn", "urn:smn:r:q:topic", (None, None, None)),
+        ("SMN", "topic_urn", "urn:smn:r:q:topic", (None, "r", "q")),
+        ("SMN", "topic_urn", "alerts", (None, None, None)),
+        ("DIS", "stream_name", "urn:smn:r:q:topic", (None, None, None)),
+    ],
+)
+def test_targets_are_parsed_once_when_loading(destination, key, target, where) -> None:
+    param = f'{{"{key}":"{target}"}}'
+    assert flatten_side("on_failure", {"destination": destination, "param": param}) == prefixed(
+        "on_failure", side(destination, param, target, where=where)
+    )
