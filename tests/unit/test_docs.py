@@ -7,7 +7,13 @@ import inspect
 import pytest
 
 from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
-from pipelines.functiongraph.shaping.records import CONFIG_COLUMNS, FUNCTION_COLUMNS
+from pipelines.functiongraph.shaping.columns import markdown_rows
+from pipelines.functiongraph.shaping.records import (
+    CONFIG_COLUMNS,
+    CONFIG_TABLE,
+    FUNCTION_COLUMNS,
+    FUNCTION_TABLE,
+)
 from pipelines.functiongraph.source import functiongraph
 from pipelines.models import discover_models
 from tests.support.paths import REPO_ROOT
@@ -46,3 +52,20 @@ def test_every_table_column(column: str) -> None:
 def test_every_model(view: str) -> None:
     assert f"`{view}`" in README
     assert view.split(".")[1] in SQL_README
+
+
+@pytest.mark.parametrize(
+    ("heading", "table"),
+    [
+        ("### functiongraph.async_invoke_configs", CONFIG_TABLE),
+        ("### functiongraph.functions", FUNCTION_TABLE),
+    ],
+)
+def test_readme_column_tables_are_the_specs(heading: str, table: tuple) -> None:
+    """The README's table of each table's columns is rendered from its one declaration.
+
+    On a new column, paste the expected rows this test prints into the README.
+    """
+    section = README.split(heading, 1)[1].split("\n\n", 1)[0]
+    written = [line for line in section.splitlines() if line.startswith("| `")]
+    assert written == markdown_rows(table), "\n".join(markdown_rows(table))
