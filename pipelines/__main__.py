@@ -8,37 +8,71 @@ configuration or the command line is wrong, 130 interrupted (Ctrl-C). Failures p
 from __future__ import annotations
 
 import argparse
+import difflib
+import inspect
 import logging
+import os
+import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipelines.sandbox.cli import DEMO_PROJECT_ID, DEMO_REGION, DEMO_TOKEN
 from pipelines.sandbox.cli import add_arguments as add_sandbox_arguments
 
 if TYPE_CHECKING:
+    import dlt
+
     from pipelines.runner import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+ENV_PREFIX = "SOURCES__FUNCTIONGRAPH__"
+DLT_SUBSECTIONS = ("FUNCTIONGRAPH", "FUNCTION_INVENTORY", "DATA_WRITER", "EXTRACT", "SCHEMA")
+"""Sections dlt itself reads below `sources.functiongraph`: the source name again (dlt also looks
+up `sources.functiongraph.functiongraph.<key>`), the resource, and dlt's extract, data writer
+and schema settings. Keys under them are dlt's business, not checked here."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows `(default: ...)` for options that have a default worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipelines",
+        formatter_class=HelpFormatter,
         description="Load Huawei Cloud FunctionGraph async-invoke configs into DuckDB and "
         "report on them in SQL. Configuration comes from dlt: .dlt/config.toml, "
         ".dlt/secrets.toml and SOURCES__FUNCTIONGRAPH__* environment variables.",
+        epilog="Exit codes: 0 success, 1 the run failed or was partial, 2 the configuration or "
+        "the command line is wrong, 130 interrupted. `python -m pipelines COMMAND --help` "
+        "explains a command's options.",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    add_quiet(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser(
-        "run", help="extract from the configured API, load into DuckDB, apply the SQL models"
-    )
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ".",
+            formatter_class=HelpFormatter,
+        )
+        add_quiet(sub, default=argparse.SUPPRESS)  # `run --quiet` works as well as `--quiet run`
+        return sub
+
+    run = command("run", "extract from the configured API, load into DuckDB, apply the SQL models")
     run.add_argument(
         "--database",
-        help="DuckDB file (default: dlt's DESTINATION__DUCKDB__CREDENTIALS, "
+        metavar="PATH",
+        help="DuckDB file to load into (default: dlt's DESTINATION__DUCKDB__CREDENTIALS, "
         "else fgs_async_configs.duckdb in the current folder)",
     )
     add_destination(run)
@@ -48,27 +82,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the run summary as JSON to PATH ('-' prints it instead of the text)",
     )
 
-    demo = commands.add_parser(
-        "demo", help="start the sandbox API, run the pipeline against it, print a report"
+    demo = command("demo", "start the sandbox API, run the pipeline against it, print a report")
+    demo.add_argument(
+        "--folder",
+        default="fgs_demo",
+        metavar="DIR",
+        help="folder of the demo's DuckDB file and dlt working folders (created if missing)",
     )
     demo.add_argument(
-        "--folder", default="fgs_demo", help="where the demo database and dlt state go"
+        "--functions", type=int, default=60, metavar="N", help="functions in the sandbox estate"
     )
-    demo.add_argument("--functions", type=int, default=60, help="functions in the sandbox estate")
-    demo.add_argument("--seed", type=int, default=7, help="seed of the generated estate")
     demo.add_argument(
-        "--page-size", type=int, default=5, help="sandbox page cap (small pages show the paging)"
+        "--seed", type=int, default=7, metavar="N", help="seed of the generated estate"
+    )
+    demo.add_argument(
+        "--page-size",
+        type=int,
+        default=5,
+        metavar="N",
+        help="largest page the sandbox serves (small pages show the paging)",
     )
 
-    sandbox = commands.add_parser("sandbox", help="serve the local FunctionGraph API double")
+    sandbox = command("sandbox", "serve the local FunctionGraph API double until Ctrl-C")
     add_sandbox_arguments(sandbox)
 
-    models = commands.add_parser(
-        "models", help="re-apply the SQL models to an existing database, without extracting"
+    models = command(
+        "models", "re-apply the SQL models to an existing database, without extracting"
     )
-    models.add_argument("--database", help="DuckDB file (default as for `run`)")
+    models.add_argument("--database", metavar="PATH", help="DuckDB file (default: as for `run`)")
     add_destination(models)
     return parser
+
+
+def add_quiet(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="log warnings and errors only (for schedulers)",
+    )
 
 
 def add_destination(command: argparse.ArgumentParser) -> None:
@@ -81,19 +134,125 @@ def add_destination(command: argparse.ArgumentParser) -> None:
     )
 
 
+def source_keys() -> list[str]:
+    """Every key of `[sources.functiongraph]`, in environment form without the prefix: the
+    source function's parameters and, under CREDENTIALS__, the credential fields."""
+    from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
+    from pipelines.functiongraph.source import functiongraph
+
+    keys = [name.upper() for name in inspect.signature(functiongraph.__wrapped__).parameters]
+    fields = FunctionGraphCredentials.get_resolvable_fields()
+    return keys + [f"CREDENTIALS__{name.upper()}" for name in fields]
+
+
+def unknown_source_keys(environ: Mapping[str, str]) -> Iterator[str]:
+    """One message per `SOURCES__FUNCTIONGRAPH__*` environment variable (or key of
+    `[sources.functiongraph]` in .dlt/config.toml and .dlt/secrets.toml) that is not a setting.
+
+    dlt ignores such keys silently, so a typo would quietly fall back to a default (or, for
+    `REGIONS`, widen a discovery to every region); naming it with the closest known key is
+    kinder. Sections dlt itself reads below the source (`DLT_SUBSECTIONS`) are left alone.
+    """
+    known = source_keys()
+    found = [(name, name) for name in environ if name.upper().startswith(ENV_PREFIX)]
+    found += [(key, where) for key, where in toml_source_keys()]
+    for name, where in sorted(found):
+        if name != name.upper():
+            yield (
+                f"{where} is not read (dlt reads environment variables in upper case): "
+                f"did you mean {name.upper()}?"
+            )
+            continue
+        key = name[len(ENV_PREFIX) :]
+        while key.startswith("FUNCTIONGRAPH__"):  # dlt's source-name section, same keys
+            key = key[len("FUNCTIONGRAPH__") :]
+        if key in known or key.split("__")[0] in DLT_SUBSECTIONS:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "see README: Configuration"
+        yield f"{where} is not a setting of this connector (dlt would ignore it): {hint}"
+
+
+def toml_source_keys() -> Iterator[tuple[str, str]]:
+    """Keys of `[sources.functiongraph]` in dlt's TOML files, in environment form, with where."""
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.providers.doc import BaseDocProvider
+    from dlt.common.configuration.specs import PluggableRunContext
+
+    for provider in Container()[PluggableRunContext].providers.providers:
+        if not isinstance(provider, BaseDocProvider):
+            continue
+        table, _ = provider.get_value("functiongraph", Any, None, "sources")
+        if not isinstance(table, Mapping):
+            continue
+        for name in flattened(table):
+            dotted = "sources.functiongraph." + name.replace("__", ".")
+            yield (ENV_PREFIX + name.upper(), f"{dotted} in {provider.name}")
+
+
+def flattened(table: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """The leaf keys of a TOML table as `a__b` paths (a list of tables, `projects`, is a leaf)."""
+    for key, value in table.items():
+        if isinstance(value, Mapping) and value:
+            yield from flattened(value, f"{prefix}{key}__")
+        else:
+            yield f"{prefix}{key}"
+
+
+def check_source_keys() -> None:
+    """Refuse unknown source keys before anything runs (exit 2), naming the closest key."""
+    from pipelines.functiongraph.errors import ConfigError
+
+    problems = list(unknown_source_keys(os.environ))
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 def command_run(args: argparse.Namespace) -> int:
     from pipelines.functiongraph.source import functiongraph
     from pipelines.publish import bucket_url
     from pipelines.runner import destination_name, make_pipeline, run
 
+    check_source_keys()
     destination = destination_name(args.destination)
     publish_to = bucket_url() if destination == "filesystem" else None
     pipeline = make_pipeline(destination=destination, database=args.database)
+    # resolve dlt's destination settings (DESTINATION__POSTGRES__CREDENTIALS, ...) now, before
+    # the source is created (which may already ask IAM for projects); nothing is connected
+    pipeline.destination_client()
     summary = run(pipeline, functiongraph(), publish_to=publish_to)
     if args.summary_json and args.summary_json != "-":
         Path(args.summary_json).write_text(summary.to_json() + "\n", encoding="utf-8")
-    print(summary.to_json() if args.summary_json == "-" else "\n".join(summary.lines()))
+    if args.summary_json == "-":
+        print(summary.to_json())
+    else:
+        print("\n".join([*summary.lines(), inspect_hint(pipeline)]))
     return report_failures(summary)
+
+
+def inspect_hint(pipeline: dlt.Pipeline, pipelines_dir: str | None = None) -> str:
+    """How to look at this pipeline with dlt's own command line (`dlt pipeline NAME info`)."""
+    from dlt.common.pipeline import get_dlt_pipelines_dir
+
+    dlt_cli = Path(sys.executable).parent / "dlt"
+    program = "dlt"
+    if dlt_cli.exists() and shutil.which("dlt") != str(dlt_cli):
+        program = shortest(dlt_cli)
+    where = ""
+    if pipelines_dir is not None or Path(pipeline.pipelines_dir) != Path(get_dlt_pipelines_dir()):
+        where = f" --pipelines-dir {shortest(Path(pipelines_dir or pipeline.pipelines_dir))}"
+    return (
+        f"dlt pipeline {pipeline.pipeline_name}, working folder {pipeline.working_dir}\n"
+        f"inspect it with: {program} pipeline{where} {pipeline.pipeline_name} info"
+    )
+
+
+def shortest(path: Path) -> str:
+    """`path` relative to the current folder when it is inside it, else absolute."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.absolute())
 
 
 def report_failures(summary: RunSummary) -> int:
@@ -122,6 +281,7 @@ def command_demo(args: argparse.Namespace) -> int:
     from pipelines.runner import make_pipeline, run
     from pipelines.sandbox import SandboxServer, generate_estate
 
+    check_source_keys()
     folder = Path(args.folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     estate = generate_estate(
@@ -129,10 +289,12 @@ def command_demo(args: argparse.Namespace) -> int:
         projects=[(DEMO_REGION, DEMO_PROJECT_ID)],
         functions_per_project=args.functions,
     )
+    database = folder / "fgs_async_configs.duckdb"
+    pipelines_dir = folder / "dlt_pipelines"
     pipeline = make_pipeline(
         pipeline_name="fgs_async_configs_demo",
-        database=str(folder / "fgs_async_configs.duckdb"),
-        pipelines_dir=str(folder / "dlt_pipelines"),
+        database=str(database),
+        pipelines_dir=str(pipelines_dir),
     )
     page = args.page_size
     with SandboxServer(
@@ -152,6 +314,12 @@ def command_demo(args: argparse.Namespace) -> int:
     with pipeline.sql_client() as client:
         print("\n".join(render_report(client)))
     print(f"\nExplore it read-only with DuckDB: {summary.database} (views in schema reporting)")
+    print(inspect_hint(pipeline, str(pipelines_dir)))
+    print(
+        "In Python (dlt does not store the file's path, so pass it): dlt.attach("
+        f"{pipeline.pipeline_name!r}, pipelines_dir={shortest(pipelines_dir)!r}, "
+        f"destination=dlt.destinations.duckdb({shortest(database)!r})).dataset()"
+    )
     return report_failures(summary)
 
 

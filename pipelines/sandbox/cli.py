@@ -28,13 +28,23 @@ class UsageError(ValueError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--functions", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--region", default=DEMO_REGION)
-    parser.add_argument("--project-id", default=DEMO_PROJECT_ID)
-    parser.add_argument("--token", default=DEMO_TOKEN, help="the X-Auth-Token it accepts")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port to listen on; 0 picks a free one"
+    )
+    parser.add_argument(
+        "--functions", type=int, default=60, help="functions in the generated estate"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated estate")
+    parser.add_argument("--region", default=DEMO_REGION, help="region of the one project served")
+    parser.add_argument(
+        "--project-id", default=DEMO_PROJECT_ID, help="id of the one project served"
+    )
+    parser.add_argument(
+        "--token",
+        default=DEMO_TOKEN,
+        help="the X-Auth-Token it accepts; with keys, only they are printed",
+    )
     parser.add_argument("--access-key", help="an AK whose signed requests it accepts")
     parser.add_argument("--secret-key", help="the SK of --access-key")
     parser.add_argument(
@@ -48,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--last-page-marker",
         choices=("count", "zero", "omit"),
         default="count",
-        help="next_marker on a last page: the item count (default), 0, or left out",
+        help="next_marker on a last page: the item count, 0, or left out",
     )
     hostile.add_argument(
         "--lie-count",
