@@ -61,21 +61,21 @@ issues as (
 
     union all
     select func_urn, 'out_of_range', 'max_async_retry_attempts',
-        case when max_async_retry_attempts between 0 and 8
+        case when retry_attempts_range = 'wider'
             then 'outside the strict range 0-3 (the wider documented range 0-8 allows it)'
             else 'outside every documented range (0-3, 0-8)' end,
         max_async_retry_attempts::varchar
     from configs
-    where max_async_retry_attempts not between 0 and 3
+    where retry_attempts_range <> 'strict'
 
     union all
     select func_urn, 'out_of_range', 'max_async_event_age_in_seconds',
-        case when max_async_event_age_in_seconds between 1 and 86400
+        case when event_age_range = 'wider'
             then 'outside the strict range 60-86400 (the wider documented range 1-86400 allows it)'
             else 'outside every documented range (60-86400, 1-86400)' end,
         max_async_event_age_in_seconds::varchar
     from configs
-    where max_async_event_age_in_seconds not between 60 and 86400
+    where event_age_range <> 'strict'
 
     union all
     select func_urn, 'missing_value', 'max_async_retry_attempts',

@@ -1,14 +1,16 @@
 -- Question: how do live configs retry, and which values fall outside the documented ranges?
 -- One row per (region, project_id, package) over the live configs. The documentation gives two
 -- ranges for each setting: max_async_retry_attempts 0-3 (strict) or 0-8 (wider), and
--- max_async_event_age_in_seconds 60-86400 (strict) or 1-86400 (wider).
+-- max_async_event_age_in_seconds 60-86400 (strict) or 1-86400 (wider): see
+-- staging.stg_async_invoke_configs (*_range), where they are written once.
 -- *_outside_strict_range counts values outside the strict range (this includes those outside
 -- every range); *_outside_documented_ranges counts values no documented range allows.
 -- retry_attempt_counts maps each served retry value to its number of configs; *_missing count
 -- configs where the value was not served or not an integer (NULL), which min/avg/max ignore.
 -- dialect: duckdb
 with configs as (
-    select * from reporting.current_async_invoke_configs
+    select * from staging.stg_async_invoke_configs
+    where is_current
 ),
 
 per_retry_value as (
@@ -41,20 +43,20 @@ summary as (
         max(max_async_retry_attempts) as max_retry_attempts,
         count(*) filter (where max_async_retry_attempts is null) as retry_attempts_missing,
         count(*) filter (
-            where max_async_retry_attempts not between 0 and 3
+            where retry_attempts_range <> 'strict'
         ) as retry_attempts_outside_strict_range,
         count(*) filter (
-            where max_async_retry_attempts not between 0 and 8
+            where retry_attempts_range = 'outside'
         ) as retry_attempts_outside_documented_ranges,
         min(max_async_event_age_in_seconds) as min_event_age_seconds,
         round(avg(max_async_event_age_in_seconds), 2) as avg_event_age_seconds,
         max(max_async_event_age_in_seconds) as max_event_age_seconds,
         count(*) filter (where max_async_event_age_in_seconds is null) as event_age_missing,
         count(*) filter (
-            where max_async_event_age_in_seconds not between 60 and 86400
+            where event_age_range <> 'strict'
         ) as event_age_outside_strict_range,
         count(*) filter (
-            where max_async_event_age_in_seconds not between 1 and 86400
+            where event_age_range = 'outside'
         ) as event_age_outside_documented_ranges
     from configs
     group by all

@@ -4,6 +4,10 @@
 -- live rows ever share a func_urn (the loader deduplicates, so only an earlier version's data or
 -- a hand edit can cause it), exactly one is current: the one whose func_urn belongs to its
 -- function, then the newest, then the lowest function_urn. The others are is_shadowed.
+-- The documented ranges live here, once: the API documents two ranges for each setting
+-- (retries 0-3 or 0-8, event age 60-86400 or 1-86400 seconds), and *_range says where a value
+-- falls: 'strict' (inside both), 'wider' (only the wider range allows it), 'outside' (no
+-- documented range allows it), NULL when the value is missing.
 with versions as (
     select
         *,
@@ -25,6 +29,16 @@ select
     project_id,
     max_async_event_age_in_seconds,
     max_async_retry_attempts,
+    case
+        when max_async_retry_attempts between 0 and 3 then 'strict'
+        when max_async_retry_attempts between 0 and 8 then 'wider'
+        when max_async_retry_attempts is not null then 'outside'
+    end as retry_attempts_range,
+    case
+        when max_async_event_age_in_seconds between 60 and 86400 then 'strict'
+        when max_async_event_age_in_seconds between 1 and 86400 then 'wider'
+        when max_async_event_age_in_seconds is not null then 'outside'
+    end as event_age_range,
     enable_async_status_log,
     on_success_destination,
     on_success_destination_known,
