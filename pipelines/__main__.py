@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="DuckDB file to load into (default: dlt's DESTINATION__DUCKDB__CREDENTIALS, "
         "else fgs_async_configs.duckdb in the current folder)",
     )
-    add_destination(run)
+    add_warehouse(run)
     run.add_argument(
         "--summary-json",
         metavar="PATH",
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "models", "re-apply the SQL models to an existing database, without extracting"
     )
     models.add_argument("--database", metavar="PATH", help="DuckDB file (default: as for `run`)")
-    add_destination(models)
+    add_warehouse(models)
     return parser
 
 
@@ -124,13 +124,16 @@ def add_quiet(parser: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
-def add_destination(command: argparse.ArgumentParser) -> None:
+def add_warehouse(command: argparse.ArgumentParser) -> None:
     command.add_argument(
+        "--warehouse",
         "--destination",
+        dest="warehouse",
         choices=("duckdb", "postgres", "filesystem"),
-        help="where to load (default: dlt config fgs.destination / FGS__DESTINATION, else duckdb;"
-        " postgres reads DESTINATION__POSTGRES__CREDENTIALS; filesystem loads the DuckDB file and"
-        " publishes parquet to DESTINATION__FILESYSTEM__BUCKET_URL)",
+        help="where to load, dlt's destination (default: dlt config fgs.warehouse / "
+        "FGS__WAREHOUSE, else duckdb; postgres reads DESTINATION__POSTGRES__CREDENTIALS; "
+        "filesystem loads the DuckDB file and publishes parquet to "
+        "DESTINATION__FILESYSTEM__BUCKET_URL); --destination is its former name",
     )
 
 
@@ -211,12 +214,12 @@ def check_source_keys() -> None:
 def command_run(args: argparse.Namespace) -> int:
     from pipelines.functiongraph.source import functiongraph
     from pipelines.publish import bucket_url
-    from pipelines.runner import destination_name, make_pipeline, run
+    from pipelines.runner import make_pipeline, run, warehouse_kind
 
     check_source_keys()
-    destination = destination_name(args.destination)
-    publish_to = bucket_url() if destination == "filesystem" else None
-    pipeline = make_pipeline(destination=destination, database=args.database)
+    warehouse = warehouse_kind(args.warehouse)
+    publish_to = bucket_url() if warehouse == "filesystem" else None
+    pipeline = make_pipeline(warehouse=warehouse, database=args.database)
     # resolve dlt's destination settings (DESTINATION__POSTGRES__CREDENTIALS, ...) now, before
     # the source is created (which may already ask IAM for projects); nothing is connected
     pipeline.destination_client()
@@ -269,7 +272,7 @@ def report_failures(summary: RunSummary) -> int:
 def command_models(args: argparse.Namespace) -> int:
     from pipelines.runner import make_pipeline, refresh_models
 
-    summary = refresh_models(make_pipeline(destination=args.destination, database=args.database))
+    summary = refresh_models(make_pipeline(warehouse=args.warehouse, database=args.database))
     print("\n".join(summary.lines()[1:]))
     return EXIT_OK
 

@@ -39,17 +39,24 @@ logger = logging.getLogger(__name__)
 DATASET_NAME = "functiongraph"
 
 
-DESTINATIONS = ("duckdb", "postgres", "filesystem")
+WAREHOUSES = ("duckdb", "postgres", "filesystem")
+"""Where a run loads (dlt calls it the destination; here "destination" is where a config sends
+async results: OBS, SMN, DIS or a function)."""
 
 
-def destination_name(requested: str | None = None) -> str:
-    """`--destination`, else dlt's config key `fgs.destination` (env `FGS__DESTINATION`),
-    else DuckDB."""
-    name = requested or dlt.config.get("fgs.destination", str) or "duckdb"
-    if name not in DESTINATIONS:
+def warehouse_kind(requested: str | None = None) -> str:
+    """`--warehouse`, else dlt's config key `fgs.warehouse` (env `FGS__WAREHOUSE`; the former
+    `fgs.destination` / `FGS__DESTINATION` still works), else DuckDB."""
+    name = (
+        requested
+        or dlt.config.get("fgs.warehouse", str)
+        or dlt.config.get("fgs.destination", str)
+        or "duckdb"
+    )
+    if name not in WAREHOUSES:
         raise ConfigError(
-            f"unknown destination {name!r} (from --destination or FGS__DESTINATION): "
-            f"use one of {', '.join(DESTINATIONS)}"
+            f"unknown warehouse {name!r} (from --warehouse or FGS__WAREHOUSE): "
+            f"use one of {', '.join(WAREHOUSES)}"
         )
     return name
 
@@ -57,11 +64,11 @@ def destination_name(requested: str | None = None) -> str:
 def make_pipeline(
     *,
     pipeline_name: str | None = None,
-    destination: str | None = None,
+    warehouse: str | None = None,
     database: str | None = None,
     pipelines_dir: str | None = None,
 ) -> dlt.Pipeline:
-    """A pipeline into DuckDB (default) or PostgreSQL (see `destination_name`).
+    """A pipeline into DuckDB (default) or PostgreSQL (see `warehouse_kind`).
 
     Connection details are dlt's own: `DESTINATION__DUCKDB__CREDENTIALS` (a path; `database`
     overrides it) and `DESTINATION__POSTGRES__CREDENTIALS` (a connection string). The filesystem
@@ -69,7 +76,7 @@ def make_pipeline(
     Unless `pipeline_name` is given, the name (and so dlt's working folder) is derived from the
     warehouse: see `pipelines.warehouse`.
     """
-    name = destination_name(destination)
+    name = warehouse_kind(warehouse)
     if name == "filesystem":
         name = "duckdb"
     if database and name != "duckdb":

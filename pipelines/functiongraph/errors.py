@@ -21,13 +21,13 @@ class ApiError(FunctionGraphError):
 
     def __init__(
         self,
-        what: str,
+        subject: str,
         status: int,
         error_code: str | None,
         error_msg: str | None,
         request_id: str | None = None,
     ) -> None:
-        self.what = what
+        self.subject = subject
         self.status = status
         self.error_code = error_code
         self.error_msg = error_msg
@@ -36,7 +36,7 @@ class ApiError(FunctionGraphError):
         detail = f": {error_msg}" if error_msg else ""
         # Huawei support asks for the request id of a failed call.
         ticket = f" (X-Request-Id {request_id})" if request_id else ""
-        super().__init__(f"{what}: HTTP {status} {code}{detail}{ticket}")
+        super().__init__(f"{subject}: HTTP {status} {code}{detail}{ticket}")
 
 
 class FunctionNotFound(ApiError):

@@ -150,8 +150,8 @@ def functiongraph(
             wanted,
             check_endpoint(endpoint) if endpoint else None,
         )
-    runs = [
-        ScopeRun(
+    fetches = [
+        ScopeFetch(
             scope,
             client_for(scope.endpoint, scope.project_id, iam or default_iam_endpoint(scope.region)),
         )
@@ -159,9 +159,9 @@ def functiongraph(
     ]
     run_id = uuid.uuid4().hex  # ties the failures recorded in source state to this run
     inventory = function_inventory(
-        runs, zone, functions_page, configs_page, pages_cap, workers, run_id
+        fetches, zone, functions_page, configs_page, pages_cap, workers, run_id
     )
-    setattr(inventory, _SCOPES_ATTRIBUTE, [run.scope.key for run in runs])
+    setattr(inventory, _SCOPES_ATTRIBUTE, [fetch.scope.key for fetch in fetches])
     return inventory
 
 
@@ -171,7 +171,7 @@ def source_scopes(source: DltSource) -> list[str]:
 
 
 @dataclass
-class ScopeRun:
+class ScopeFetch:
     """One scope's client and progress during a run; shared by the listing and the workers."""
 
     scope: Scope
@@ -256,7 +256,7 @@ def add_note(row: dict[str, Any], *notes: str) -> None:
         row["duplicate_note"] = "; ".join(dict.fromkeys([*kept, *notes]))
 
 
-def listed_again(urn: str, rows: dict[str, dict[str, Any]], what: str) -> None:
+def listed_again(urn: str, rows: dict[str, dict[str, Any]], subject: str) -> None:
     """A function ListFunctions served before: its first listing is kept.
 
     The note goes on the kept row while it is still held (`rows`: this page's and the page
@@ -265,11 +265,13 @@ def listed_again(urn: str, rows: dict[str, dict[str, Any]], what: str) -> None:
     if urn in rows:
         add_note(rows[urn], "listed again; first listing kept")
     else:
-        logger.warning("%s: %s listed again, pages after its first listing; kept once", what, urn)
+        logger.warning(
+            "%s: %s listed again, pages after its first listing; kept once", subject, urn
+        )
 
 
 def function_inventory(
-    runs: list[ScopeRun],
+    fetches: list[ScopeFetch],
     zone: tzinfo,
     functions_page_size: int,
     configs_page_size: int,
@@ -288,9 +290,11 @@ def function_inventory(
     variants of this resource: per-item hints would make dlt re-merge the schema for every item.
     """
 
-    def inventory_one(run: ScopeRun, urn: str, item: dict[str, Any], outcome: RunOutcome) -> Any:
+    def inventory_one(
+        fetch: ScopeFetch, urn: str, item: dict[str, Any], outcome: RunOutcome
+    ) -> Any:
         """Never raises: whatever goes wrong fails this function only, keeping its last rows."""
-        scope = run.scope
+        scope = fetch.scope
         incomplete = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
         try:
             function = shape_function(
@@ -299,10 +303,10 @@ def function_inventory(
         except Exception as exc:  # one unreadable item fails its function, never the run
             outcome.fail(scope.key, f"function {urn}: its listing item could not be read ({exc})")
             return Contribution([incomplete], None, False)
-        if run.auth_failure is not None:
+        if fetch.auth_failure is not None:
             return Contribution([incomplete], function, False)
         try:
-            configs = fetch_configs(run.client, scope, zone, configs_page_size, max_pages, urn)
+            configs = fetch_configs(fetch.client, scope, zone, configs_page_size, max_pages, urn)
         except FunctionNotFound:
             # Gone since it was listed: retire its configs, and leave its function row out so
             # that the complete project retires it too.
@@ -310,7 +314,7 @@ def function_inventory(
             marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
             return Contribution([marker], None, True)
         except AuthError as exc:
-            run.stop_for_auth(exc, outcome)
+            fetch.stop_for_auth(exc, outcome)
             return Contribution([incomplete], function, False)
         except Exception as exc:  # any other failure fails this function only
             reason = (
@@ -324,12 +328,12 @@ def function_inventory(
         return Contribution([*configs, marker], function, True)
 
     def scope_inventory(
-        run: ScopeRun, pool: ThreadPoolExecutor, outcome: RunOutcome, kept: Identities
+        fetch: ScopeFetch, pool: ThreadPoolExecutor, outcome: RunOutcome, kept: Identities
     ) -> Any:
         """One scope; a listing that fails, stops early or contradicts itself retires nothing."""
-        scope = run.scope
+        scope = fetch.scope
         paginator = FunctionListPaginator(page_size=functions_page_size, max_pages=max_pages)
-        what = f"listing functions of {scope}"
+        subject = f"listing functions of {scope}"
         # Function rows wait one page before they go to dlt: offset paging while functions are
         # created serves the end of one page again at the start of the next, and the kept row
         # must carry a note saying so. Holding one page (not the scope) keeps memory flat.
@@ -337,21 +341,21 @@ def function_inventory(
         identified, listing_failed = True, False
         try:
             path = functions_path(scope.project_id)
-            for items in run.client.pages(path, paginator, what):
-                run.listed = paginator.count
+            for items in fetch.client.pages(path, paginator, subject):
+                fetch.listed = paginator.count
                 fresh: list[tuple[str, dict[str, Any]]] = []
                 again: list[str] = []
                 for item in items:
                     urn = function_identity(item)
                     if urn is None:
                         identified = False
-                        logger.warning("%s: an item without a usable func_urn", what)
+                        logger.warning("%s: an item without a usable func_urn", subject)
                     elif urn in kept.functions:
                         again.append(urn)
                     else:
                         kept.functions.add(urn)
                         fresh.append((urn, item))
-                done = list(pool.map(lambda pair: inventory_one(run, *pair, outcome), fresh))
+                done = list(pool.map(lambda pair: inventory_one(fetch, *pair, outcome), fresh))
                 configs: list[dict[str, Any]] = []
                 functions: dict[str, dict[str, Any]] = {}
                 for (urn, _), contribution in zip(fresh, done, strict=True):
@@ -366,13 +370,13 @@ def function_inventory(
                         functions[urn] = contribution.function
                         add_note(contribution.function, *elsewhere)
                 for urn in again:
-                    listed_again(urn, {**held, **functions}, what)
+                    listed_again(urn, {**held, **functions}, subject)
                 if configs:
                     yield dlt.mark.with_table_name(configs, "async_invoke_configs")
                 if held:
                     yield dlt.mark.with_table_name(list(held.values()), "functions")
                 held = functions
-                run.progress(len(fresh))
+                fetch.progress(len(fresh))
         except FunctionGraphError as exc:
             outcome.fail(scope.key, f"{exc}; nothing in this project was retired")
             listing_failed = True
@@ -381,12 +385,12 @@ def function_inventory(
         if listing_failed:
             return
         if not paginator.complete:
-            outcome.fail(scope.key, f"{what}: {paginator.incompleteness}; nothing was retired")
+            outcome.fail(scope.key, f"{subject}: {paginator.incompleteness}; nothing was retired")
             return
         if not identified:
             outcome.fail(
                 scope.key,
-                f"{what}: an item had no usable func_urn or could not be read; "
+                f"{subject}: an item had no usable func_urn or could not be read; "
                 "no function of this project was retired",
             )
             return
@@ -401,11 +405,13 @@ def function_inventory(
 
     @dlt.resource(name=INVENTORY_RESOURCE)
     def function_inventory() -> Iterator[Any]:
-        outcome = RunOutcome(dlt.current.source_state(), run_id, [run.scope.key for run in runs])
+        outcome = RunOutcome(
+            dlt.current.source_state(), run_id, [fetch.scope.key for fetch in fetches]
+        )
         kept = Identities()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fgs") as pool:
-            for run in runs:
-                yield from scope_inventory(run, pool, outcome, kept)
+            for fetch in fetches:
+                yield from scope_inventory(fetch, pool, outcome, kept)
 
     for table, disposition, columns in (
         ("functions", FUNCTIONS_DISPOSITION, FUNCTION_COLUMNS),
@@ -435,10 +441,10 @@ def fetch_configs(
     """
     paginator = PageInfoPaginator(page_size=page_size, max_pages=max_pages)
     path = configs_path(scope.project_id, function_urn)
-    what = f"async-invoke configs of {function_urn}"
+    subject = f"async-invoke configs of {function_urn}"
     rows = []
     unidentified = 0
-    for items in client.pages(path, paginator, what):
+    for items in client.pages(path, paginator, subject):
         for item in items:
             if config_identity(item) is None:
                 unidentified += 1
@@ -453,7 +459,7 @@ def fetch_configs(
                 )
             )
     if not paginator.complete:
-        raise PagingError(f"{what}: {paginator.incompleteness}")
+        raise PagingError(f"{subject}: {paginator.incompleteness}")
     if unidentified:
-        raise PagingError(f"{what}: {unidentified} item(s) without a func_urn")
+        raise PagingError(f"{subject}: {unidentified} item(s) without a func_urn")
     return rows

@@ -65,4 +65,4 @@ def any_loader(request: pytest.FixtureRequest, tmp_path: Path, sandbox: SandboxS
     """The same test against DuckDB and against a real PostgreSQL server."""
     if request.param == "postgres":
         request.getfixturevalue("postgres_url")
-    return Loader(tmp_path, sandbox, destination=request.param)
+    return Loader(tmp_path, sandbox, warehouse=request.param)

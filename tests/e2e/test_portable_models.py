@@ -28,7 +28,7 @@ def test_portable_views_match_between_databases(
     tmp_path: Path, sandbox: SandboxServer, postgres_url: str
 ) -> None:
     duck = Loader(tmp_path / "duck", sandbox)
-    post = Loader(tmp_path / "post", sandbox, destination="postgres")
+    post = Loader(tmp_path / "post", sandbox, warehouse="postgres")
     duck_summary, post_summary = duck.run(), post.run()
     assert len(sandbox.requests_seen) == 2 * 9  # each run fetched for itself (9 requests)
     portable = [m.view for m in discover_models() if m.view not in DUCKDB_ONLY]

@@ -16,14 +16,14 @@ class Loader:
     """Runs the real pipeline against a sandbox into a DuckDB file under tmp_path, or into a
     fresh database of the test PostgreSQL server."""
 
-    def __init__(self, tmp_path: Path, server: SandboxServer, destination: str = "duckdb") -> None:
+    def __init__(self, tmp_path: Path, server: SandboxServer, warehouse: str = "duckdb") -> None:
         self.tmp_path = tmp_path
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.server = server
-        self.database = str(tmp_path / "fgs.duckdb") if destination == "duckdb" else None
+        self.database = str(tmp_path / "fgs.duckdb") if warehouse == "duckdb" else None
         self.pipeline = make_pipeline(
             pipeline_name="fgs_e2e",
-            destination=destination,
+            warehouse=warehouse,
             database=self.database,
             pipelines_dir=str(tmp_path / "dlt"),
         )

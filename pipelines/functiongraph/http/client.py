@@ -86,33 +86,33 @@ class FunctionGraphClient:
             session = self._local.session = requests.Session()
         return session
 
-    def get_json(self, path: str, params: Mapping[str, str], what: str) -> Any:
+    def get_json(self, path: str, params: Mapping[str, str], subject: str) -> Any:
         """GET `path` and return its JSON body, retrying transient failures.
 
-        `what` names the scope in messages ("configs of urn:..."), so a failure says what could
-        not be fetched. A rejected token that can be renewed is renewed once, then the request
+        `subject` names what is fetched ("configs of urn:..."), so a failure says what could not
+        be fetched. A rejected token that can be renewed is renewed once, then the request
         is tried again; any other auth failure stops at once.
         """
         try:
-            return self._with_retries(path, params, what)
+            return self._with_retries(path, params, subject)
         except AuthError:
             refresh = getattr(self.auth, "refresh", None)
             if refresh is None:
                 raise
-            logger.info("%s: token rejected, fetching a new one", what)
+            logger.info("%s: token rejected, fetching a new one", subject)
             refresh()
-            return self._with_retries(path, params, what)
+            return self._with_retries(path, params, subject)
 
-    def _with_retries(self, path: str, params: Mapping[str, str], what: str) -> Any:
+    def _with_retries(self, path: str, params: Mapping[str, str], subject: str) -> Any:
         return retrying(
-            lambda: self._attempt(path, params, what),
+            lambda: self._attempt(path, params, subject),
             self.retry,
-            what,
+            subject,
             sleep=self._sleep,
             rng=self._rng,
         )
 
-    def _attempt(self, path: str, params: Mapping[str, str], what: str) -> Any:
+    def _attempt(self, path: str, params: Mapping[str, str], subject: str) -> Any:
         session = self._session()
         request = session.prepare_request(
             requests.Request("GET", self.endpoint + path, params=dict(params))
@@ -126,9 +126,9 @@ class FunctionGraphClient:
             host = urlsplit(self.endpoint).netloc
             raise Transient(f"network error reaching {host} ({type(exc).__name__})") from None
         with response:
-            return self._read(response, what)
+            return self._read(response, subject)
 
-    def _read(self, response: requests.Response, what: str) -> Any:
+    def _read(self, response: requests.Response, subject: str) -> Any:
         status = response.status_code
         request_id = response.headers.get("X-Request-Id")
         if 200 <= status < 300:
@@ -138,7 +138,7 @@ class FunctionGraphClient:
                 raise Transient(f"HTTP {status} with an unreadable JSON body") from None
             except RecursionError:  # retrying would get the same document
                 raise PagingError(
-                    f"{what}: the response body is nested too deeply to read"
+                    f"{subject}: the response body is nested too deeply to read"
                     + (f" (X-Request-Id {request_id})" if request_id else "")
                 ) from None
         code, msg = _error_fields(response)
@@ -148,26 +148,26 @@ class FunctionGraphClient:
         if status in (401, 403) or code in AUTH_ERROR_CODES:
             kind = self.auth.kind
             raise AuthError(
-                f"{what}: {kind} rejected ({AUTH_HINTS[kind]})", status, code, msg, request_id
+                f"{subject}: {kind} rejected ({AUTH_HINTS[kind]})", status, code, msg, request_id
             )
         if status == 404 and code == "FSS.1051":
-            raise FunctionNotFound(what, status, code, msg, request_id)
-        raise ApiError(what, status, code, msg, request_id)
+            raise FunctionNotFound(subject, status, code, msg, request_id)
+        raise ApiError(subject, status, code, msg, request_id)
 
-    def pages(self, path: str, paginator: MarkerPaginator, what: str) -> Iterator[list[Any]]:
+    def pages(self, path: str, paginator: MarkerPaginator, subject: str) -> Iterator[list[Any]]:
         """Yield the items of each page until the paginator stops.
 
         Afterwards `paginator.complete` says whether the listing ended by a documented rule.
         """
         while not paginator.done:
-            body = self.get_json(path, paginator.params(), what)
+            body = self.get_json(path, paginator.params(), subject)
             try:
                 items = paginator.advance(body)
             except PagingError as exc:
-                raise PagingError(f"{what}: {exc}") from None
+                raise PagingError(f"{subject}: {exc}") from None
             if items:
                 yield items
         if not paginator.complete:
             logger.warning(
-                "%s: %s; treating the listing as incomplete", what, paginator.incompleteness
+                "%s: %s; treating the listing as incomplete", subject, paginator.incompleteness
             )

@@ -77,7 +77,7 @@ class Transient(Exception):
 def retrying(
     attempt: Callable[[], T],
     policy: RetryPolicy,
-    what: str,
+    subject: str,
     *,
     sleep: Callable[[float], None],
     rng: random.Random,
@@ -86,7 +86,7 @@ def retrying(
 
     The one retry loop of the connector: API and IAM calls alike. `attempt` builds and
     authenticates its request anew every time, so a signed request is re-signed on retry.
-    Raises `RetriesExhausted` naming `what` and the last reason.
+    Raises `RetriesExhausted` naming `subject` and the last reason.
     """
     last_reason = ""
     for number in range(1, policy.max_attempts + 1):
@@ -99,7 +99,7 @@ def retrying(
             wait = policy.delay(number, transient.retry_after, rng)
             logger.warning(
                 "%s: %s; retry %d of %d in %.3fs",
-                what,
+                subject,
                 last_reason,
                 number,
                 policy.max_attempts - 1,
@@ -107,5 +107,5 @@ def retrying(
             )
             sleep(wait)
     raise RetriesExhausted(
-        f"{what}: gave up after {policy.max_attempts} attempts; last error: {last_reason}"
+        f"{subject}: gave up after {policy.max_attempts} attempts; last error: {last_reason}"
     )

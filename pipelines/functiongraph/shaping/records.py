@@ -71,11 +71,11 @@ def function_identity(item: object) -> str | None:
     return urn if parts.qualifier is None else None
 
 
-def _identity(item: Mapping[str, object], what: str) -> str:
+def _identity(item: Mapping[str, object], subject: str) -> str:
     """The item's `func_urn` as text; an item without one cannot become a row."""
     urn = as_text(item.get("func_urn"))
     if not urn:
-        raise ValueError(f"{what} item has no func_urn: keys {sorted(item)}")
+        raise ValueError(f"{subject} item has no func_urn: keys {sorted(item)}")
     return urn
 
 
@@ -210,13 +210,13 @@ def _row(values: dict[str, object], table: tuple[Column, ...]) -> dict[str, obje
     return storable_row({column.name: values[column.name] for column in table})
 
 
-def _timestamp_columns(name: str, what: str) -> tuple[Column, ...]:
+def _timestamp_columns(name: str, subject: str) -> tuple[Column, ...]:
     """An instant and the raw text it was read from, matching `_timestamp`."""
     return (
         Column(
-            name, "timestamp", f"{what}; naive values read in the configured zone", reads=(name,)
+            name, "timestamp", f"{subject}; naive values read in the configured zone", reads=(name,)
         ),
-        Column(f"{name}_raw", "text", f"{what}, as served"),
+        Column(f"{name}_raw", "text", f"{subject}, as served"),
     )
 
 

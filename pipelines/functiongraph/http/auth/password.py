@@ -112,11 +112,11 @@ class IamPasswordAuth:
             return self._token
 
     def _fetch(self) -> tuple[str, float]:
-        what = f"fetching an IAM token for {self._who}"
-        return retrying(self._attempt, self._retry, what, sleep=self._sleep, rng=self._rng)
+        subject = f"fetching an IAM token for {self._who}"
+        return retrying(self._attempt, self._retry, subject, sleep=self._sleep, rng=self._rng)
 
     def _attempt(self) -> tuple[str, float]:
-        what = f"fetching an IAM token for {self._who}"
+        subject = f"fetching an IAM token for {self._who}"
         try:
             response = requests.post(self._url, json=self._body, timeout=self._timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
@@ -134,8 +134,8 @@ class IamPasswordAuth:
                 raise Transient(f"HTTP {response.status_code}")
             error = _iam_error(response)
             if response.status_code in (401, 403):
-                raise AuthError(f"{what}: password rejected", response.status_code, None, error)
-            raise ApiError(what, response.status_code, None, error)
+                raise AuthError(f"{subject}: password rejected", response.status_code, None, error)
+            raise ApiError(subject, response.status_code, None, error)
 
 
 def _iam_error(response: requests.Response) -> str | None:
