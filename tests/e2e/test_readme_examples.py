@@ -280,13 +280,20 @@ def test_the_commands_table_matches_the_parser() -> None:
     assert set(table) == set(subparsers.choices)
     for command, sub in subparsers.choices.items():
         documented = set(re.findall(r"--[a-z][a-z-]*", table[command]))
+        # each option by its name (the first long form); former names are documented in prose
         options = {
+            next(option for option in action.option_strings if option.startswith("--"))
+            for action in sub._actions
+            if any(option.startswith("--") for option in action.option_strings)
+        } - {"--help", "--quiet"}
+        assert documented == options, command
+        aliases = {
             option
             for action in sub._actions
-            for option in action.option_strings
-            if option.startswith("--") and option not in {"--help", "--quiet"}
+            for option in action.option_strings[1:]
+            if option.startswith("--")
         }
-        assert documented == options, command
+        assert all(f"`{alias}`" in README for alias in aliases), command
 
 
 def test_every_source_key_mentioned_exists() -> None:
