@@ -41,3 +41,18 @@ FUNCTION_ITEM = {
     "code_size": 1024,
     "user_data": "",
 }
+
+
+SIDE_SUFFIXES = (
+    "destination",
+    "destination_known",
+    "param",
+    "target",
+    "target_function_urn",
+    "target_region",
+    "target_project_id",
+    "prefix",
+    "expires",
+    "param_error",
+)
+"""The columns of one destination side, as the tests expect them (`{side}_{suffix}`)."""

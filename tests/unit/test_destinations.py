@@ -5,19 +5,9 @@ from pipelines.functiongraph.shaping.destinations import (
     flatten_destination_config,
     flatten_side,
 )
+from tests.support.api_items import SIDE_SUFFIXES
 
-SIDE_KEYS = (
-    "destination",
-    "destination_known",
-    "param",
-    "target",
-    "target_function_urn",
-    "target_region",
-    "target_project_id",
-    "prefix",
-    "expires",
-    "param_error",
-)
+SIDE_KEYS = SIDE_SUFFIXES
 NOTHING = dict.fromkeys(SIDE_KEYS)
 KNOWN = {"OBS", "SMN", "DIS", "FunctionGraph"}
 

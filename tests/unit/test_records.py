@@ -9,7 +9,15 @@ from pipelines.functiongraph.shaping.records import (
     shape_function,
 )
 from pipelines.functiongraph.shaping.urns import UrnError
-from tests.support.api_items import FUNCTION, FUNCTION_ITEM, ITEM, OBS_PARAM, PLUS_8, SCOPE
+from tests.support.api_items import (
+    FUNCTION,
+    FUNCTION_ITEM,
+    ITEM,
+    OBS_PARAM,
+    PLUS_8,
+    SCOPE,
+    SIDE_SUFFIXES,
+)
 
 EXPECTED = {
     "func_urn": f"{FUNCTION}:latest",
@@ -69,20 +77,7 @@ def _without(*keys: str) -> dict[str, object]:
 
 
 NO_DESTINATIONS = {
-    f"{side}_{suffix}": None
-    for side in ("on_success", "on_failure")
-    for suffix in (
-        "destination",
-        "destination_known",
-        "param",
-        "target",
-        "target_function_urn",
-        "target_region",
-        "target_project_id",
-        "prefix",
-        "expires",
-        "param_error",
-    )
+    f"{side}_{suffix}": None for side in ("on_success", "on_failure") for suffix in SIDE_SUFFIXES
 }
 
 
