@@ -8,13 +8,11 @@ configuration or the command line is wrong, 130 interrupted (Ctrl-C). Failures p
 from __future__ import annotations
 
 import argparse
-import difflib
-import inspect
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +26,6 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-ENV_PREFIX = "SOURCES__FUNCTIONGRAPH__"
-DLT_SUBSECTIONS = ("FUNCTIONGRAPH", "FUNCTION_INVENTORY", "DATA_WRITER", "EXTRACT", "SCHEMA")
 """Sections dlt itself reads below `sources.functiongraph`: the source name again (dlt also looks
 up `sources.functiongraph.functiongraph.<key>`), the resource, and dlt's extract, data writer
 and schema settings. Keys under them are dlt's business, not checked here."""
@@ -137,73 +133,9 @@ def add_warehouse(command: argparse.ArgumentParser) -> None:
     )
 
 
-def source_keys() -> list[str]:
-    """Every key of `[sources.functiongraph]`, in environment form without the prefix: the
-    source function's parameters and, under CREDENTIALS__, the credential fields."""
-    from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
-    from pipelines.functiongraph.source import functiongraph
-
-    keys = [name.upper() for name in inspect.signature(functiongraph.__wrapped__).parameters]
-    fields = FunctionGraphCredentials.get_resolvable_fields()
-    return keys + [f"CREDENTIALS__{name.upper()}" for name in fields]
-
-
-def unknown_source_keys(environ: Mapping[str, str]) -> Iterator[str]:
-    """One message per `SOURCES__FUNCTIONGRAPH__*` environment variable (or key of
-    `[sources.functiongraph]` in .dlt/config.toml and .dlt/secrets.toml) that is not a setting.
-
-    dlt ignores such keys silently, so a typo would quietly fall back to a default (or, for
-    `REGIONS`, widen a discovery to every region); naming it with the closest known key is
-    kinder. Sections dlt itself reads below the source (`DLT_SUBSECTIONS`) are left alone.
-    """
-    known = source_keys()
-    found = [(name, name) for name in environ if name.upper().startswith(ENV_PREFIX)]
-    found += [(key, where) for key, where in toml_source_keys()]
-    for name, where in sorted(found):
-        if name != name.upper():
-            yield (
-                f"{where} is not read (dlt reads environment variables in upper case): "
-                f"did you mean {name.upper()}?"
-            )
-            continue
-        key = name[len(ENV_PREFIX) :]
-        while key.startswith("FUNCTIONGRAPH__"):  # dlt's source-name section, same keys
-            key = key[len("FUNCTIONGRAPH__") :]
-        if key in known or key.split("__")[0] in DLT_SUBSECTIONS:
-            continue
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
-        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "see README: Configuration"
-        yield f"{where} is not a setting of this connector (dlt would ignore it): {hint}"
-
-
-def toml_source_keys() -> Iterator[tuple[str, str]]:
-    """Keys of `[sources.functiongraph]` in dlt's TOML files, in environment form, with where."""
-    from dlt.common.configuration.container import Container
-    from dlt.common.configuration.providers.doc import BaseDocProvider
-    from dlt.common.configuration.specs import PluggableRunContext
-
-    for provider in Container()[PluggableRunContext].providers.providers:
-        if not isinstance(provider, BaseDocProvider):
-            continue
-        table, _ = provider.get_value("functiongraph", Any, None, "sources")
-        if not isinstance(table, Mapping):
-            continue
-        for name in flattened(table):
-            dotted = "sources.functiongraph." + name.replace("__", ".")
-            yield (ENV_PREFIX + name.upper(), f"{dotted} in {provider.name}")
-
-
-def flattened(table: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
-    """The leaf keys of a TOML table as `a__b` paths (a list of tables, `projects`, is a leaf)."""
-    for key, value in table.items():
-        if isinstance(value, Mapping) and value:
-            yield from flattened(value, f"{prefix}{key}__")
-        else:
-            yield f"{prefix}{key}"
-
-
 def check_source_keys() -> None:
     """Refuse unknown source keys before anything runs (exit 2), naming the closest key."""
+    from pipelines.functiongraph.config.keys import unknown_source_keys
     from pipelines.functiongraph.errors import ConfigError
 
     problems = list(unknown_source_keys(os.environ))

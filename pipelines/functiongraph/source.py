@@ -285,8 +285,8 @@ def function_inventory(
     configs fetched by at most `max_workers` threads, and the page is finished (configs handed to
     dlt) before the next page is requested. So `max_workers` really bounds the requests in
     flight. A function's row is written once its configs were fetched, so a function deleted in
-    between is retired whole; function rows wait for the end of their scope, so a function
-    listed twice is noted on the row that is kept. The two tables are declared once as
+    between is retired whole; function rows wait one listing page, so a function listed again on
+    the next page is noted on the row that is kept. The two tables are declared once as
     variants of this resource: per-item hints would make dlt re-merge the schema for every item.
     """
 
@@ -317,11 +317,9 @@ def function_inventory(
             fetch.stop_for_auth(exc, outcome)
             return Contribution([incomplete], function, False)
         except Exception as exc:  # any other failure fails this function only
-            reason = (
-                str(exc)
-                if isinstance(exc, FunctionGraphError)
-                else (f"async-invoke configs of {urn}: {type(exc).__name__}: {exc}")
-            )
+            reason = str(exc)
+            if not isinstance(exc, FunctionGraphError):  # a bug or a hostile value: name both
+                reason = f"async-invoke configs of {urn}: {type(exc).__name__}: {exc}"
             outcome.fail(scope.key, f"{reason}; its last loaded rows are kept")
             return Contribution([incomplete], function, False)
         marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.__main__ import build_parser, source_keys
+from pipelines.__main__ import build_parser
+from pipelines.functiongraph.config.keys import source_keys
 from pipelines.runner import RunSummary
 from pipelines.sandbox import SandboxServer, generate_estate
 
@@ -119,7 +120,7 @@ def test_every_toml_example_is_accepted_by_dlt_for_the_source(block: Block, tmp_
         env[f"{ENV_PREFIX}CREDENTIALS__AUTH_TOKEN"] = TOKEN
     script = """
 import json, os
-from pipelines.__main__ import unknown_source_keys
+from pipelines.functiongraph.config.keys import unknown_source_keys
 from pipelines.functiongraph.source import functiongraph, source_scopes
 from pipelines.warehouse import duckdb_database
 print(json.dumps({
