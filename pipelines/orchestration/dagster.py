@@ -52,9 +52,9 @@ from dagster import (
     multi_asset,
     schedule,
 )
-from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.configuration import get_fun_spec, resolve_configuration
 from dlt.common.configuration.inject import inject_section
-from dlt.common.configuration.specs import BaseConfiguration, ConfigSectionContext
+from dlt.common.configuration.specs import ConfigSectionContext
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
 from pipelines.functiongraph.config.scopes import configured_scopes
@@ -94,24 +94,18 @@ UNCONFIGURED = (
 )
 
 
-@configspec
-class ScopeSettings(BaseConfiguration):
-    """The source arguments that name scopes; nothing secret is read here."""
-
-    region: str | None = None
-    project_id: str | None = None
-    endpoint: str | None = None
-    projects: Any | None = None
-
-
 def configured_partition_scopes() -> dict[str, Scope]:
     """The configured scopes by partition key ("region/project_id"), in configuration order.
 
-    Raises `ConfigError` naming the key when the configuration cannot work.
+    Resolved through the source's own configuration spec (the one dlt derives from the source
+    function's arguments), so the partitions follow exactly what the source reads, with no
+    second declaration of its keys. Missing values (credentials, here) are allowed: only the
+    scope keys are used. Raises `ConfigError` naming the key when the scopes cannot work.
     """
     context = ConfigSectionContext(pipeline_name=PIPELINE_PREFIX, sections=SOURCE_SECTIONS)
+    spec = get_fun_spec(functiongraph.__wrapped__)
     with inject_section(context):
-        settings = resolve_configuration(ScopeSettings(), sections=SOURCE_SECTIONS)
+        settings: Any = resolve_configuration(spec(), sections=SOURCE_SECTIONS, accept_partial=True)
     scopes = configured_scopes(
         settings.region, settings.project_id, settings.endpoint, settings.projects
     )
