@@ -69,3 +69,35 @@ def test_readme_column_tables_are_the_specs(heading: str, table: tuple) -> None:
     section = README.split(heading, 1)[1].split("\n\n", 1)[0]
     written = [line for line in section.splitlines() if line.startswith("| `")]
     assert written == markdown_rows(table), "\n".join(markdown_rows(table))
+
+
+SQL_TYPES = {"text": "text", "bigint": "bigint", "bool": "bool", "timestamp": "timestamptz"}
+
+
+@pytest.mark.parametrize(
+    ("heading", "table"),
+    [
+        ("### functiongraph.async_invoke_configs", CONFIG_TABLE),
+        ("### functiongraph.functions", FUNCTION_TABLE),
+    ],
+)
+def test_sql_readme_column_tables_follow_the_specs(heading: str, table: tuple) -> None:
+    """sql/README.md explains each column at more length, with an example; its rows still name
+    the spec's columns, in the spec's order, with the spec's types (the `on_failure_*` columns
+    are one row there: "the same columns for failed invocations")."""
+    section = SQL_README.split(heading, 1)[1].split("\n### ", 1)[0]
+    documented = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        if not cells or not cells[0].startswith("`") or cells[0].startswith("`_"):
+            continue
+        documented.append((cells[0].split("`")[1], cells[1]))
+    expected = [
+        (column.name, SQL_TYPES[column.data_type] + ("" if column.nullable else ", not null"))
+        for column in table
+        if not column.name.startswith("on_failure_")
+    ]
+    if any(column.name.startswith("on_failure_") for column in table):
+        at = next(i for i, (name, _) in enumerate(expected) if name == "created_time")
+        expected.insert(at, ("on_failure_destination", "as above"))
+    assert documented == expected
