@@ -16,6 +16,7 @@ in the same run):
 3. unchanged re-run (row_rerun.py): a second run over the same estate: rows rewritten, wall vs
    extract time, and where the rest of the wall time goes.
 4. peak memory (row_memory.py) of a whole run at two sizes.
+5. a throttling gateway (row_gateway.py): the adaptive rate against a 40 requests/s limit.
 
 Every "as is" row measures `pipelines/` unchanged; whole runs are driven step by step the way
 `runner.run()` does, each step timed from outside (timed_run.py). Row 4 adds one experiment,
@@ -36,6 +37,7 @@ import sys
 import harness
 import row_memory
 from row_fanout import row_fanout
+from row_gateway import row_gateway
 from row_rerun import row_rerun
 from row_shaping_load import child_load, row_shaping_load
 from timed_run import child_run
@@ -45,6 +47,7 @@ ROWS: dict[int, harness.RowFunction] = {
     2: row_shaping_load,
     3: row_rerun,
     4: row_memory.row_memory,
+    5: row_gateway,
 }
 CHILDREN = {"run": child_run, "load": child_load}
 LEGEND = [harness.AS_IS_NOTE, *row_memory.NOTES]

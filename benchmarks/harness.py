@@ -62,10 +62,11 @@ class Sizes:
     load_functions: int
     rerun_functions: int
     memory_functions: tuple[int, int]
+    gateway_functions: int
 
 
-FULL = Sizes("full", 2000, 40000, 2000, (4000, 40000))
-QUICK = Sizes("quick (small sizes, smoke run only)", 100, 1000, 100, (100, 1000))
+FULL = Sizes("full", 2000, 40000, 2000, (4000, 40000), 600)
+QUICK = Sizes("quick (small sizes, smoke run only)", 100, 1000, 100, (100, 1000), 100)
 
 
 # -- estates and the sandbox process ---------------------------------------------------------
@@ -116,7 +117,8 @@ def serve_sandbox(functions: int, token: str) -> None:
     """Body of the sandbox process: serve an estate on 127.0.0.1 until stdin closes.
 
     Prints `READY url project_id functions configs`, then answers one line per command on
-    stdin: `latency SECONDS`, `reset` (forget the requests seen), `count` (API requests seen,
+    stdin: `latency SECONDS`, `throttle PER_SECOND`, `reset` (forget the requests seen), `count`
+    (API requests seen,
     how many were not 2xx, and the most that were being answered at the same time).
     """
     from pipelines.sandbox import SandboxServer
@@ -150,6 +152,9 @@ def serve_sandbox(functions: int, token: str) -> None:
             command, *args = line.split()
             if command == "latency":
                 server.faults.latency_s = float(args[0])
+                print("ok", flush=True)
+            elif command == "throttle":
+                server.gateway.per_second = float(args[0])
                 print("ok", flush=True)
             elif command == "reset":
                 server.clear_requests_seen()
@@ -221,6 +226,10 @@ class Sandbox:
 
     def set_latency(self, seconds: float) -> None:
         self.command(f"latency {seconds}")
+
+    def set_throttle(self, per_second: float) -> None:
+        """The sandbox gateway's flow control: beyond it, 429 APIG.0308 (0: off)."""
+        self.command(f"throttle {per_second}")
 
     def reset(self) -> None:
         self.command("reset")

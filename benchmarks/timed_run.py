@@ -143,8 +143,7 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
         endpoint=spec["endpoint"],
         credentials=FunctionGraphCredentials(auth_token=TOKEN),
         max_workers=spec["workers"],
-        requests_per_second=0,
-    )
+    )  # everything else at its default: the adaptive request rate included
     # the calls of runner._run, in its order (see the module docstring)
     with runner.turn(pipeline):
         runner_started = time.monotonic()

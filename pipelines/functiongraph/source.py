@@ -104,7 +104,7 @@ def functiongraph(
     backoff_base: float = 0.5,
     backoff_max: float = 30.0,
     max_workers: int = 8,
-    requests_per_second: float = 20.0,
+    requests_per_second: float = 0.0,
     max_pages: int = DEFAULT_MAX_PAGES,
 ) -> Any:
     """FunctionGraph functions and their async-invoke configs, for every configured scope."""

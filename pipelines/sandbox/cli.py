@@ -53,6 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--page-size", type=int, default=100, help="largest page it serves")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to each request")
+    parser.add_argument(
+        "--throttle-rps",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="the gateway's flow control: beyond N requests per second, answer 429 APIG.0308 "
+        "without Retry-After (0: off)",
+    )
     hostile = parser.add_argument_group("hostile listings (see pipelines.sandbox.Hostile)")
     hostile.add_argument(
         "--last-page-marker",
@@ -115,6 +123,7 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
         ),
     )
     server.faults.latency_s = args.latency_ms / 1000
+    server.gateway.per_second = args.throttle_rps
     return server
 
 

@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .estate import DEFAULT_DOMAIN_ID, Estate, Project, make_config_item, make_function_item
 from .faults import FaultResponse, Faults
+from .gateway import GatewayLimit
 from .iam import AuthAttempt, AuthResult, Iam, ProjectInfo, iam_error, project_payload
 
 __all__ = [
@@ -222,6 +223,9 @@ class SandboxServer:
         self.last_page_marker: LastPageMarker = last_page_marker
         self.verbose = verbose
         self.hostile = hostile if hostile is not None else Hostile()
+        self.gateway = GatewayLimit()
+        """The gateway's flow control (`gateway.per_second`, 0 = off): beyond it, 429 APIG.0308
+        without Retry-After, answered at once."""
         iam_options: dict[str, Any] = {} if clock is None else {"clock": clock}
         self.iam = Iam(
             access_keys=access_keys,
@@ -399,6 +403,8 @@ class SandboxServer:
         if method != "GET":
             body, content_type = _error_body("FSS.0405", f"method {method} is not allowed")
             return Reply(405, body, content_type, {"Allow": "GET"})
+        if not self.gateway.admit():
+            return _error(429, "APIG.0308", "The request is throttled by the API gateway.")
         # Faults answer first, before routing errors and auth failures, as a throttling gateway
         # in front of the service would: latency, then whatever `Faults.pick` decides (see its
         # precedence).

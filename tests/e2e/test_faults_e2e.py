@@ -84,3 +84,14 @@ def test_read_timeouts_are_retried_then_reported(loader: Loader) -> None:
         failure
     )
     assert failure.startswith("listing functions of project")
+
+
+def test_a_throttling_gateway_slows_the_run_down_and_loses_nothing(loader: Loader) -> None:
+    """The gateway's 429 APIG.0308 (no Retry-After) halves the adaptive rate; all data arrives."""
+    loader.server.gateway.per_second = 4  # a burst of 4, then 4 a second
+    summary = loader.run(max_workers=4)
+    assert summary.ok, summary.failures
+    assert loader.query(CURRENT) == EXPECTED
+    statuses = [r.status for r in loader.server.requests_seen]
+    assert 429 in statuses  # the limit was really hit
+    assert statuses.count(429) < len(statuses) / 2  # and the client backed off

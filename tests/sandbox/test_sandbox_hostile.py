@@ -471,3 +471,27 @@ def test_a_config_served_under_two_functions(session: requests.Session) -> None:
         other = _get(session, _configs_url(srv, _urn("f02")))["async_invoke_configs"]
     assert own[0] == other[0] == foreign
     assert _names(other) == ["f00:v000", "f02:latest"]
+
+
+def test_the_gateway_limit_is_a_token_bucket() -> None:
+    from pipelines.sandbox.gateway import GatewayLimit
+
+    now = [100.0]
+    gate = GatewayLimit(2, clock=lambda: now[0])
+    assert [gate.admit(), gate.admit(), gate.admit()] == [True, True, False]
+    now[0] += 0.5  # one token back
+    assert [gate.admit(), gate.admit()] == [True, False]
+    gate.per_second = 0
+    assert all(gate.admit() for _ in range(100))
+
+
+def test_the_gateway_answers_429_apig_0308_without_retry_after(
+    server: SandboxServer, session: requests.Session
+) -> None:
+    server.gateway.per_second = 1
+    first = session.get(_functions_url(server))
+    second = session.get(_functions_url(server))
+    assert first.status_code == 200
+    assert second.status_code == 429 and "Retry-After" not in second.headers
+    assert second.json()["error_code"] == "APIG.0308"
+    assert second.headers["X-Request-Id"]

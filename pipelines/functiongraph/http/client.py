@@ -41,6 +41,8 @@ TRANSIENT_NETWORK_ERRORS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+THROTTLE_CODES = frozenset({"APIG.0308", "FSS.0429"})
+"""Error codes of a throttled answer (the gateway's flow control, the service's own)."""
 AUTH_ERROR_CODES = frozenset({"FSS.0401", "FSS.0403", "FSS.1310", "APIG.1002", "APIG.0301"})
 
 
@@ -119,6 +121,7 @@ class FunctionGraphClient:
         )
         request.headers["Accept"] = "application/json"
         self._limiter.acquire()
+        sent_at = self._limiter.now()
         self.auth.apply(request)
         try:
             response = session.send(request, timeout=self.timeout, allow_redirects=False)
@@ -126,11 +129,16 @@ class FunctionGraphClient:
             host = urlsplit(self.endpoint).netloc
             raise Transient(f"network error reaching {host} ({type(exc).__name__})") from None
         with response:
-            return self._read(response, subject)
+            return self._read(response, subject, sent_at)
 
-    def _read(self, response: requests.Response, subject: str) -> Any:
+    def _read(self, response: requests.Response, subject: str, sent_at: float) -> Any:
         status = response.status_code
         request_id = response.headers.get("X-Request-Id")
+        code, msg = (None, None) if 200 <= status < 300 else _error_fields(response)
+        if status == 429 or code in THROTTLE_CODES:
+            self._limiter.throttled(sent_at)
+        else:
+            self._limiter.succeeded()
         if 200 <= status < 300:
             try:
                 return response.json()
@@ -141,7 +149,6 @@ class FunctionGraphClient:
                     f"{subject}: the response body is nested too deeply to read"
                     + (f" (X-Request-Id {request_id})" if request_id else "")
                 ) from None
-        code, msg = _error_fields(response)
         if is_retryable_status(status):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise Transient(f"HTTP {status} {code or ''}".rstrip(), retry_after)
