@@ -24,12 +24,13 @@ import pytest
 
 from pipelines.__main__ import build_parser
 from pipelines.functiongraph.config.keys import source_keys
+from pipelines.functiongraph.config.settings import ENV_PREFIX
 from pipelines.runner import RunSummary
 from pipelines.sandbox import SandboxServer, generate_estate
+from tests.support.paths import REPO_ROOT
 
-README_PATH = Path(__file__).resolve().parents[2] / "README.md"
+README_PATH = REPO_ROOT / "README.md"
 README = README_PATH.read_text(encoding="utf-8")
-ENV_PREFIX = "SOURCES__FUNCTIONGRAPH__"
 TOKEN = "readme-token-91ab"
 
 
