@@ -283,8 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.WARNING if args.quiet else logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        from pipelines.failures import interrupted, one_line, root_cause
         from pipelines.functiongraph.errors import ConfigError
-        from pipelines.runner import interrupted, one_line, root_cause
 
         try:
             return COMMANDS[args.command](args)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-SCOPE_STATUSES = ("complete", "partial", "failed")
-
 
 class RunOutcome:
     """What one extraction fetched and what failed, per scope, kept in dlt's source state.
@@ -54,7 +52,8 @@ def failures_of(source_state: dict[str, Any]) -> list[str]:
 
 
 def scope_outcomes(source_state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per scope: `status` (see `SCOPE_STATUSES`) and the functions and configs fetched."""
+    """Per scope: `status` (`complete`, `partial` or `failed`, see `RunOutcome`) and the
+    functions and configs fetched."""
     outcomes = {}
     for key, counts in source_state.get("last_run", {}).get("scopes", {}).items():
         status = (

@@ -57,6 +57,7 @@ from dlt.common.configuration.inject import inject_section
 from dlt.common.configuration.specs import ConfigSectionContext
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
+from pipelines.failures import one_line, root_cause
 from pipelines.functiongraph.config.scopes import configured_scopes
 from pipelines.functiongraph.config.settings import Scope, env_key
 from pipelines.functiongraph.source import functiongraph
@@ -65,9 +66,7 @@ from pipelines.runner import (
     DATASET_NAME,
     RunSummary,
     make_pipeline,
-    one_line,
     refresh_models,
-    root_cause,
     run,
 )
 from pipelines.warehouse import PIPELINE_PREFIX
