@@ -17,6 +17,8 @@ in the same run):
    extract time, and where the rest of the wall time goes.
 4. peak memory (row_memory.py) of a whole run at two sizes.
 5. a throttling gateway (row_gateway.py): the adaptive rate against a 40 requests/s limit.
+6. 1% changed (row_changed.py): a re-run after 1% of 120,000 configs changed: rows sent to dlt
+   and wall vs extract time.
 
 Every "as is" row measures `pipelines/` unchanged; whole runs are driven step by step the way
 `runner.run()` does, each step timed from outside (timed_run.py). Row 4 adds one experiment,
@@ -36,6 +38,7 @@ import sys
 
 import harness
 import row_memory
+from row_changed import row_changed
 from row_fanout import row_fanout
 from row_gateway import row_gateway
 from row_rerun import row_rerun
@@ -48,6 +51,7 @@ ROWS: dict[int, harness.RowFunction] = {
     3: row_rerun,
     4: row_memory.row_memory,
     5: row_gateway,
+    6: row_changed,
 }
 CHILDREN = {"run": child_run, "load": child_load}
 LEGEND = [harness.AS_IS_NOTE, *row_memory.NOTES]

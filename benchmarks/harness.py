@@ -63,10 +63,11 @@ class Sizes:
     rerun_functions: int
     memory_functions: tuple[int, int]
     gateway_functions: int
+    changed_functions: int
 
 
-FULL = Sizes("full", 2000, 40000, 2000, (4000, 40000), 600)
-QUICK = Sizes("quick (small sizes, smoke run only)", 100, 1000, 100, (100, 1000), 100)
+FULL = Sizes("full", 2000, 40000, 2000, (4000, 40000), 600, 40000)
+QUICK = Sizes("quick (small sizes, smoke run only)", 100, 1000, 100, (100, 1000), 100, 1000)
 
 
 # -- estates and the sandbox process ---------------------------------------------------------
@@ -117,7 +118,8 @@ def serve_sandbox(functions: int, token: str) -> None:
     """Body of the sandbox process: serve an estate on 127.0.0.1 until stdin closes.
 
     Prints `READY url project_id functions configs`, then answers one line per command on
-    stdin: `latency SECONDS`, `throttle PER_SECOND`, `reset` (forget the requests seen), `count`
+    stdin: `latency SECONDS`, `throttle PER_SECOND`, `mutate N` (change N configs), `reset`
+    (forget the requests seen), `count`
     (API requests seen,
     how many were not 2xx, and the most that were being answered at the same time).
     """
@@ -156,6 +158,8 @@ def serve_sandbox(functions: int, token: str) -> None:
             elif command == "throttle":
                 server.gateway.per_second = float(args[0])
                 print("ok", flush=True)
+            elif command == "mutate":
+                print(mutate(estate, int(args[0])), flush=True)
             elif command == "reset":
                 server.clear_requests_seen()
                 with server.count_lock:
@@ -169,6 +173,17 @@ def serve_sandbox(functions: int, token: str) -> None:
                 print("error unknown command", flush=True)
     finally:
         server.stop()
+
+
+def mutate(estate: Any, changes: int) -> int:
+    """Raise the retry count of `changes` configs spread evenly over the estate; how many."""
+    configs = estate.all_configs()
+    step = max(len(configs) // max(changes, 1), 1)
+    changed = configs[::step][:changes]
+    for config in changed:
+        retries = config.get("max_async_retry_attempts") or 0
+        estate.upsert_config({**config, "max_async_retry_attempts": (retries + 1) % 9})
+    return len(changed)
 
 
 SANDBOX_CODE = (
@@ -233,6 +248,10 @@ class Sandbox:
 
     def reset(self) -> None:
         self.command("reset")
+
+    def mutate(self, changes: int) -> int:
+        """Change the retry count of `changes` configs; how many were changed."""
+        return int(self.command(f"mutate {changes}"))
 
     def count(self) -> tuple[int, int, int]:
         """API requests seen, how many were not 2xx, and the most answered at the same time."""
@@ -325,6 +344,20 @@ def check_complete(result: dict[str, Any], sandbox: Sandbox, what: str) -> None:
         )
 
 
+def run_twice(
+    sandbox: Sandbox, work: Path, name: str, workers: int, between: Callable[[], object] = str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A full first run (the setup), then `between()`, then the re-run being measured."""
+    log(f"  {name}: full first run (setup)")
+    first = run_child("run", run_spec(sandbox, work, name, workers), work)
+    check_complete(first, sandbox, f"{name} first run")
+    between()
+    log(f"  {name}: re-run")
+    again = run_child("run", run_spec(sandbox, work, name, workers), work)
+    check_complete(again, sandbox, f"{name} re-run")
+    return first, again
+
+
 def measured_run(
     sandbox: Sandbox,
     work: Path,
@@ -388,6 +421,20 @@ def log(message: str) -> None:
 
 def extract_s(result: dict[str, Any]) -> float:
     return float(result["steps"].get("extract", float("nan")))
+
+
+def wall_over_extract(
+    report: Report, row: str, label: str, result: dict[str, Any], target: float
+) -> None:
+    """The row's line judging a whole run's wall time against its extract (fetch) time."""
+    ratio = result["wall"] / extract_s(result)
+    report.add(
+        row,
+        f"  {label}wall / extract = {breakdown(result)}",
+        f"{result['wall']:.2f} / {extract_s(result):.2f} s = {ratio:.2f}x",
+        f"<= {target}x",
+        judged(ratio, target, True, "x"),
+    )
 
 
 def breakdown(result: dict[str, Any]) -> str:

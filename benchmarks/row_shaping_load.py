@@ -5,8 +5,8 @@ by dlt (extract, normalize, load into an `scd2` table). The row takes the pages 
 memory and measures, in one child process: `shape_config` alone; a plain DuckDB insert of the
 same shaped rows (`Table.from_pylist` + `CREATE TABLE AS SELECT`), the baseline of what loading
 could cost; and dlt loading the rows the way the source yields them ("as is": the table variant
-declared once, one item per listing page with its functions' scope markers, the source's
-disposition and columns, parquet). dlt's rate is judged in rows/s and as a share of the plain
+declared once, one item per listing page, each row fingerprinted, the source's disposition and
+columns, parquet). dlt's rate is judged in rows/s and as a share of the plain
 insert's rate measured in the same run.
 (An experiment yielding Arrow tables was measured in an earlier version; its finding is in the
 README.)
@@ -32,14 +32,9 @@ def child_load(spec: dict[str, Any]) -> dict[str, Any]:
     import duckdb
     import pyarrow as pa
 
-    from pipelines.functiongraph.retirement import (
-        CONFIGS_DISPOSITION,
-        FUNCTION_COMPLETE,
-        PROJECT_COMPLETE,
-        SCOPE_COLUMN,
-        SCOPE_COLUMN_SCHEMA,
-        config_marker,
-    )
+    from pipelines.functiongraph.changes import LiveRows
+    from pipelines.functiongraph.config.settings import Scope
+    from pipelines.functiongraph.retirement import DISPOSITION, SCOPE_COLUMN, SCOPE_COLUMN_SCHEMA
     from pipelines.functiongraph.shaping.records import CONFIG_COLUMNS, shape_config
     from pipelines.functiongraph.shaping.timestamps import parse_zone
 
@@ -71,27 +66,25 @@ def child_load(spec: dict[str, Any]) -> dict[str, Any]:
     ]
     result["shape_s"] = time.perf_counter() - started
 
-    def marker(urn: str | None = None) -> dict[str, Any]:
-        if urn is None:
-            return config_marker(PROJECT_COMPLETE, region, project_id)
-        return config_marker(FUNCTION_COMPLETE, region, project_id, urn)
+    scope = Scope(region, project_id, "https://unused")
+    live = LiveRows()  # a first load: nothing is live, every row is compared and sent
 
     # as source.function_inventory yields them: the table variant declared once, one
-    # `with_table_name` item per listing page (its configs and its functions' markers)
+    # `with_table_name` item per listing page, each row fingerprinted on its way
     def items() -> Iterator[Any]:
         for start in range(0, len(shaped), PAGE_FUNCTIONS):
             page = shaped[start : start + PAGE_FUNCTIONS]
             yield dlt.mark.with_table_name(
-                [row for urn, rows in page for row in [*rows, marker(urn)]], TABLE
+                [row for urn, rows in page for row in live.config_changes(scope, urn, rows)],
+                TABLE,
             )
-        yield dlt.mark.with_table_name([marker()], TABLE)
 
     @dlt.source(name="functiongraph", max_table_nesting=0)
     def functiongraph() -> Any:
         resource = dlt.resource(items, name="function_inventory")
         resource.apply_hints(
             table_name=TABLE,
-            write_disposition=CONFIGS_DISPOSITION,
+            write_disposition=DISPOSITION,
             columns=columns,
             file_format="parquet",
             create_table_variant=True,
@@ -146,7 +139,7 @@ def row_shaping_load(sizes: Sizes, work: Path, report: Report) -> None:
     report.add(
         "2",
         f"shaping + load: {configs:,} configs of {r['functions']:,} functions from in-memory "
-        f"pages (+ 1 scope marker row per function, as the source writes), parquet, "
+        f"pages (fingerprinted as the source sends them on a first load), parquet, "
         f"table/disposition/columns of the source",
         f"shape_config alone: {shape_s:.2f} s = {fmt_rate(configs, shape_s)}",
     )

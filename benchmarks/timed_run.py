@@ -168,6 +168,8 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
     sampler.stop()
     run_hwm_mb = vm_hwm_mb()
     traced = [step for step in pipeline.last_trace.steps if step.step != "run"]
+    normalized = pipeline.last_trace.last_normalize_info
+    sent = normalized.row_counts if normalized else {}  # rows handed to dlt, markers included
     steps = {step.step: (step.finished_at - step.started_at).total_seconds() for step in traced}
     windows = timed.windows + [
         (step.step, step.started_at.timestamp(), step.finished_at.timestamp())
@@ -198,6 +200,7 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
         "functions": summary.functions,
         "configs": summary.configs,
         "failures": failures,
+        "sent": {table: sent.get(table, 0) for table in BOTH},
         "vm_hwm_mb": run_hwm_mb,
         "baseline_mb": baseline_mb,
         "sampled_peak_mb": sampler.peak_mb,

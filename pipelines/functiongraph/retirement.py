@@ -1,22 +1,19 @@
-"""Which rows a run may retire: scope markers for dlt's `scd2` merge.
+"""Which rows a load may retire: the `scd2` merge rules and the marker rows that drive them.
 
-The API has no "changed since" filter, so every run reads a full snapshot and dlt's `scd2`
-strategy keeps history: a row that is no longer served gets its `_dlt_valid_to` set, a changed
-row gets a new version, an unchanged row is not written at all.
+The API has no "changed since" filter, so every run reads a full snapshot; what the warehouse
+already holds decides what is sent (see `changes`): only rows that are new or differ from their
+live version, and a `gone` marker for each live row the run proved deleted. dlt's `scd2` strategy
+keeps the history: every row carries its own fingerprint (`row_version`), a new fingerprint
+becomes a new version, and a retired one gets its `_dlt_valid_to` set.
 
-A plain `scd2` snapshot would also retire every row that a *failed* fetch did not return. So
-each run writes scope markers beside the data, and the merge's `destination_scope` limits
-retirement to what was fetched completely:
-
-- `function_complete`: every config page of this function arrived (or it answered 404 FSS.1051,
-  i.e. it is gone): its configs that were not served are retired;
-- `project_complete`: every function page of this project arrived: functions no longer listed,
-  and their configs, are retired;
-- `function_incomplete`: fetching this function's configs failed: its rows stay as they were,
-  even inside a complete project.
+A plain `scd2` snapshot retires every live row that the load does not contain. Here the merge's
+`destination_scope` limits retirement to the rows whose `func_urn` the load names, as a data row
+(its older version retires) or as a `gone` marker (it retires). So a row is retired only when a
+complete fetch proved it changed or gone; functions that failed, or were not sent because they
+did not change, are outside the scope and stay exactly as they were.
 
 Markers never reach the tables: `source_filter` drops them before the insert. The whole merge is
-one dlt load job, so a crash leaves either the old state or the new one, never a mix.
+one dlt load job per table, so a crash leaves either the old state or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -25,63 +22,49 @@ from typing import Any
 
 from dlt.common.schema.typing import TColumnSchema
 
+from pipelines.functiongraph.shaping.records import ROW_VERSION
+
 SCOPE_COLUMN = "_fgs_scope"
-FUNCTION_COMPLETE = "function_complete"
-FUNCTION_INCOMPLETE = "function_incomplete"
-PROJECT_COMPLETE = "project_complete"
+GONE = "gone"
 
 SCOPE_COLUMN_SCHEMA: TColumnSchema = {
     "data_type": "text",
     "nullable": True,
-    "description": "internal: scope marker rows, never stored (see README, History)",
+    "description": "internal: marker rows, never stored (see README, History)",
 }
-_PROJECT_KEY = "region || ':' || project_id"
+
+# dlt ANDs the scope into its own conditions without parentheses: keep ours closed.
+DISPOSITION: dict[str, Any] = {
+    "disposition": "merge",
+    "strategy": "scd2",
+    "row_version_column_name": ROW_VERSION,
+    "source_filter": f"{SCOPE_COLUMN} IS NULL",
+    "destination_scope": "(func_urn IN (SELECT func_urn FROM {staging_table}))",
+}
+"""The write disposition of both tables."""
 
 
-def _marked(expression: str, kind: str) -> str:
-    return (
-        f"{expression} IN (SELECT {expression} FROM {{staging_table}} "
-        f"WHERE {SCOPE_COLUMN} = '{kind}')"
-    )
-
-
-def _scd2(destination_scope: str) -> dict[str, Any]:
-    # dlt ANDs the scope into its own conditions without parentheses: keep ours closed.
+def gone_function(func_urn: str, region: str, project_id: str) -> dict[str, Any]:
+    """A marker retiring the live row of a function that a complete listing no longer lists."""
     return {
-        "disposition": "merge",
-        "strategy": "scd2",
-        "source_filter": f"{SCOPE_COLUMN} IS NULL",
-        "destination_scope": f"({destination_scope})",
-    }
-
-
-FUNCTIONS_DISPOSITION = _scd2(_marked(_PROJECT_KEY, PROJECT_COMPLETE))
-CONFIGS_DISPOSITION = _scd2(
-    f"{_marked('function_urn', FUNCTION_COMPLETE)} OR ({_marked(_PROJECT_KEY, PROJECT_COMPLETE)}"
-    f" AND NOT {_marked('function_urn', FUNCTION_INCOMPLETE)})"
-)
-
-
-def function_marker(kind: str, region: str, project_id: str) -> dict[str, Any]:
-    """A marker row for the `functions` table (only project scopes apply there)."""
-    return {
-        "func_urn": f"{kind}:{region}:{project_id}",
+        "func_urn": func_urn,
         "region": region,
         "project_id": project_id,
-        SCOPE_COLUMN: kind,
+        ROW_VERSION: GONE,  # dlt requires one; the merge never compares a marker's
+        SCOPE_COLUMN: GONE,
     }
 
 
-def config_marker(
-    kind: str, region: str, project_id: str, function_urn: str = ""
-) -> dict[str, Any]:
-    """A marker row for `async_invoke_configs`; required columns get placeholder values."""
+def gone_config(func_urn: str, function_urn: str, region: str, project_id: str) -> dict[str, Any]:
+    """A marker retiring a live config that a complete fetch of its function no longer served;
+    required columns get placeholder values."""
     return {
-        "func_urn": f"{kind}:{function_urn or region + ':' + project_id}",
+        "func_urn": func_urn,
         "function_urn": function_urn,
         "region": region,
         "project_id": project_id,
         "package": "",
         "function_name": "",
-        SCOPE_COLUMN: kind,
+        ROW_VERSION: GONE,
+        SCOPE_COLUMN: GONE,
     }

@@ -21,6 +21,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource, DltSource
 
+from pipelines.functiongraph.changes import LiveRows, read_live
 from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
 from pipelines.functiongraph.config.scopes import (
     GLOBAL_IAM_ENDPOINT,
@@ -58,17 +59,7 @@ from pipelines.functiongraph.http.paging import (
 from pipelines.functiongraph.http.ratelimit import RateLimiter
 from pipelines.functiongraph.http.retries import RetryPolicy
 from pipelines.functiongraph.outcome import RunOutcome
-from pipelines.functiongraph.retirement import (
-    CONFIGS_DISPOSITION,
-    FUNCTION_COMPLETE,
-    FUNCTION_INCOMPLETE,
-    FUNCTIONS_DISPOSITION,
-    PROJECT_COMPLETE,
-    SCOPE_COLUMN,
-    SCOPE_COLUMN_SCHEMA,
-    config_marker,
-    function_marker,
-)
+from pipelines.functiongraph.retirement import DISPOSITION, SCOPE_COLUMN, SCOPE_COLUMN_SCHEMA
 from pipelines.functiongraph.shaping.records import (
     CONFIG_COLUMNS,
     FUNCTION_COLUMNS,
@@ -199,15 +190,16 @@ class ScopeFetch:
 
 @dataclass
 class Contribution:
-    """What one listed function adds to each table (filled in by a worker thread).
+    """What one listed function adds to each table (filled in by a worker thread)."""
 
-    `function` is None when the function's row could not be made: then its project must not
-    count as complete, or the function would be retired.
-    """
-
-    configs: list[dict[str, Any]]
+    configs: list[dict[str, Any]] | None
+    """All its configs, fetched completely; None when they could not be (its rows stay)."""
     function: dict[str, Any] | None
-    complete: bool
+    """Its row; None when it could not be made (then its project must not count as complete,
+    or the function would be retired) or when the function is `deleted`."""
+    deleted: bool = False
+    """It answered 404 after it was listed: its configs are retired, and its row too once the
+    listing proves complete."""
 
 
 @dataclass
@@ -295,40 +287,41 @@ def function_inventory(
     ) -> Any:
         """Never raises: whatever goes wrong fails this function only, keeping its last rows."""
         scope = fetch.scope
-        incomplete = config_marker(FUNCTION_INCOMPLETE, scope.region, scope.project_id, urn)
         try:
             function = shape_function(
                 item, region=scope.region, project_id=scope.project_id, naive_zone=zone
             )
         except Exception as exc:  # one unreadable item fails its function, never the run
             outcome.fail(scope.key, f"function {urn}: its listing item could not be read ({exc})")
-            return Contribution([incomplete], None, False)
+            return Contribution(None, None)
         if fetch.auth_failure is not None:
-            return Contribution([incomplete], function, False)
+            return Contribution(None, function)
         try:
             configs = fetch_configs(fetch.client, scope, zone, configs_page_size, max_pages, urn)
         except FunctionNotFound:
-            # Gone since it was listed: retire its configs, and leave its function row out so
-            # that the complete project retires it too.
             logger.info("%s was deleted after it was listed: retiring it", urn)
-            marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
-            return Contribution([marker], None, True)
+            return Contribution([], None, deleted=True)
         except AuthError as exc:
             fetch.stop_for_auth(exc, outcome)
-            return Contribution([incomplete], function, False)
+            return Contribution(None, function)
         except Exception as exc:  # any other failure fails this function only
             reason = str(exc)
             if not isinstance(exc, FunctionGraphError):  # a bug or a hostile value: name both
                 reason = f"async-invoke configs of {urn}: {type(exc).__name__}: {exc}"
             outcome.fail(scope.key, f"{reason}; its last loaded rows are kept")
-            return Contribution([incomplete], function, False)
-        marker = config_marker(FUNCTION_COMPLETE, scope.region, scope.project_id, urn)
-        return Contribution([*configs, marker], function, True)
+            return Contribution(None, function)
+        return Contribution(configs, function)
 
     def scope_inventory(
-        fetch: ScopeFetch, pool: ThreadPoolExecutor, outcome: RunOutcome, kept: Identities
+        fetch: ScopeFetch,
+        pool: ThreadPoolExecutor,
+        outcome: RunOutcome,
+        kept: Identities,
+        live: LiveRows,
     ) -> Any:
-        """One scope; a listing that fails, stops early or contradicts itself retires nothing."""
+        """One scope's changes; a listing that fails, stops early or contradicts itself retires
+        no function (a function whose configs were fetched completely still has its configs
+        compared and retired)."""
         scope = fetch.scope
         paginator = FunctionListPaginator(page_size=functions_page_size, max_pages=max_pages)
         subject = f"listing functions of {scope}"
@@ -357,29 +350,31 @@ def function_inventory(
                 configs: list[dict[str, Any]] = []
                 functions: dict[str, dict[str, Any]] = {}
                 for (urn, _), contribution in zip(fresh, done, strict=True):
-                    rows, elsewhere = contribution.configs, []
-                    if contribution.complete:
-                        rows, elsewhere = unique_configs(rows, kept)
-                        outcome.fetched(scope.key, 1, len(rows) - 1)  # less its marker
-                    configs += rows
-                    if contribution.function is None and not contribution.complete:
-                        identified = False  # an unshaped function row must not be retired
-                    elif contribution.function is not None:
+                    elsewhere: list[str] = []
+                    if contribution.configs is None:
+                        live.keep_configs(scope, urn)
+                    else:
+                        rows, elsewhere = unique_configs(contribution.configs, kept)
+                        if not contribution.deleted:
+                            outcome.fetched(scope.key, 1, len(rows))
+                        configs += live.config_changes(scope, urn, rows)
+                    if contribution.function is not None:
                         functions[urn] = contribution.function
                         add_note(contribution.function, *elsewhere)
+                    elif not contribution.deleted:
+                        identified = False  # an unshaped function row must not be retired
+                        live.keep_function(scope, urn)
                 for urn in again:
                     listed_again(urn, {**held, **functions}, subject)
                 if configs:
                     yield dlt.mark.with_table_name(configs, "async_invoke_configs")
-                if held:
-                    yield dlt.mark.with_table_name(list(held.values()), "functions")
+                yield from changed_functions(scope, held, live)
                 held = functions
                 fetch.progress(len(fresh))
         except FunctionGraphError as exc:
             outcome.fail(scope.key, f"{exc}; nothing in this project was retired")
             listing_failed = True
-        if held:
-            yield dlt.mark.with_table_name(list(held.values()), "functions")
+        yield from changed_functions(scope, held, live)
         if listing_failed:
             return
         if not paginator.complete:
@@ -393,13 +388,12 @@ def function_inventory(
             )
             return
         logger.info("%s: %d functions listed", scope, paginator.items_seen)
-        yield dlt.mark.with_table_name(
-            [config_marker(PROJECT_COMPLETE, scope.region, scope.project_id)],
-            "async_invoke_configs",
-        )
-        yield dlt.mark.with_table_name(
-            [function_marker(PROJECT_COMPLETE, scope.region, scope.project_id)], "functions"
-        )
+        config_markers, function_markers = live.unlisted(scope)
+        if config_markers:
+            yield dlt.mark.with_table_name(config_markers, "async_invoke_configs")
+        if function_markers:
+            logger.info("%s: %d functions are no longer listed", scope, len(function_markers))
+            yield dlt.mark.with_table_name(function_markers, "functions")
 
     @dlt.resource(name=INVENTORY_RESOURCE)
     def function_inventory() -> Iterator[Any]:
@@ -407,21 +401,29 @@ def function_inventory(
             dlt.current.source_state(), run_id, [fetch.scope.key for fetch in fetches]
         )
         kept = Identities()
+        live = read_live(dlt.current.pipeline(), [fetch.scope for fetch in fetches])
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fgs") as pool:
             for fetch in fetches:
-                yield from scope_inventory(fetch, pool, outcome, kept)
+                yield from scope_inventory(fetch, pool, outcome, kept, live)
 
-    for table, disposition, columns in (
-        ("functions", FUNCTIONS_DISPOSITION, FUNCTION_COLUMNS),
-        ("async_invoke_configs", CONFIGS_DISPOSITION, CONFIG_COLUMNS),
+    for table, columns in (
+        ("functions", FUNCTION_COLUMNS),
+        ("async_invoke_configs", CONFIG_COLUMNS),
     ):
         function_inventory.apply_hints(
             table_name=table,
-            write_disposition=disposition,
+            write_disposition=DISPOSITION,
             columns={**columns, SCOPE_COLUMN: SCOPE_COLUMN_SCHEMA},
             create_table_variant=True,
         )
     return function_inventory
+
+
+def changed_functions(scope: Scope, rows: dict[str, dict[str, Any]], live: LiveRows) -> Any:
+    """The rows among `rows` (one listing page's functions) that the warehouse lacks."""
+    changed = live.function_changes(scope, rows.values())
+    if changed:
+        yield dlt.mark.with_table_name(changed, "functions")
 
 
 def fetch_configs(

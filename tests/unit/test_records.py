@@ -59,6 +59,7 @@ EXPECTED = {
     "extra_fields": None,
     "value_error": None,
     "duplicate_note": None,
+    "row_version": None,  # set when the row is sent (see test_changes)
 }
 
 
@@ -285,6 +286,7 @@ FUNCTION_EXPECTED = {
     "extra_fields": '{"code_size":1024,"cpu":300}',
     "value_error": None,
     "duplicate_note": None,
+    "row_version": None,  # set when the row is sent (see test_changes)
 }
 
 
@@ -345,13 +347,21 @@ def test_column_schemas_describe_every_column(
     [
         (
             CONFIG_COLUMNS,
-            {"func_urn", "function_urn", "region", "project_id", "package", "function_name"},
+            {
+                "func_urn",
+                "function_urn",
+                "region",
+                "project_id",
+                "package",
+                "function_name",
+                "row_version",
+            },
         ),
-        (FUNCTION_COLUMNS, {"func_urn", "region", "project_id"}),
+        (FUNCTION_COLUMNS, {"func_urn", "region", "project_id", "row_version"}),
     ],
     ids=["configs", "functions"],
 )
-def test_only_identity_columns_are_not_null(
+def test_only_identity_columns_and_the_fingerprint_are_not_null(
     columns: dict[str, dict[str, object]], not_null: set[str]
 ) -> None:
     assert {name for name, column in columns.items() if not column["nullable"]} == not_null

@@ -47,6 +47,8 @@ SECRET_FIELD = re.compile(
 )
 """Names of served fields (at any depth of `extra_fields`) whose values are never stored."""
 REDACTED = "[redacted]"
+ROW_VERSION = "row_version"
+"""The column holding each row's fingerprint (see `values.row_version`)."""
 
 
 def config_identity(item: object) -> str | None:
@@ -174,6 +176,7 @@ def shape_config(
         extra_fields=_extra_fields(item, CONFIG_ITEM_KEYS),
         value_error=_value_error(problems),
         duplicate_note=None,
+        row_version=None,  # set when the row is sent: notes may still be added
     )
     return _row(values, CONFIG_TABLE)
 
@@ -201,6 +204,7 @@ def shape_function(
         extra_fields=_extra_fields(item, FUNCTION_ITEM_KEYS),
         value_error=_value_error(problems + environment_problems),
         duplicate_note=None,
+        row_version=None,  # set when the row is sent: notes may still be added
     )
     return _row(values, FUNCTION_TABLE)
 
@@ -225,10 +229,15 @@ _EXTRA_FIELDS = (
 )
 _VALUE_ERROR = "Why a served value could not be stored as read (raw value quoted); NULL when fine"
 _DUPLICATE_NOTE = "Other copies of this item the API served, and which one was kept; NULL if none"
+_ROW_VERSION = (
+    "Fingerprint of this version: a hash of the row's other non-NULL values. The history and "
+    "the next run's change detection compare versions by it"
+)
 _TRAILER = (
     Column("extra_fields", "text", _EXTRA_FIELDS),
     Column("value_error", "text", _VALUE_ERROR),
     Column("duplicate_note", "text", _DUPLICATE_NOTE),
+    Column(ROW_VERSION, "text", _ROW_VERSION, False),
 )
 
 CONFIG_TABLE: tuple[Column, ...] = (

@@ -7,6 +7,7 @@ beyond the 64-bit columns and strings that cannot be encoded as UTF-8 (a lone su
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -90,6 +91,18 @@ def canonical_json(value: object) -> str:
         )
     except RecursionError:
         return json.dumps(TOO_DEEP)
+
+
+def row_version(row: dict[str, Any], skip: str) -> str:
+    """A 128-bit fingerprint of a row's content: the key-sorted JSON of its non-NULL values.
+
+    NULLs are left out so that a column added later, NULL where nothing is served, leaves the
+    fingerprints of existing rows (and so their history) as they were. `skip` names the column
+    that will hold the fingerprint itself.
+    """
+    content = {key: value for key, value in row.items() if value is not None and key != skip}
+    text = canonical_json(content)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def load_json(text: str) -> tuple[Any, str | None]:
