@@ -22,7 +22,7 @@ import dlt
 from pipelines.functiongraph.config.settings import Scope
 from pipelines.functiongraph.errors import FunctionGraphError
 from pipelines.functiongraph.retirement import gone_config, gone_function
-from pipelines.functiongraph.shaping.records import ROW_VERSION
+from pipelines.functiongraph.shaping.records import CONFIG_TABLE, FUNCTION_TABLE, ROW_VERSION
 from pipelines.functiongraph.shaping.values import row_version
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,11 @@ SHADOWED = ""
 """The version recorded for a func_urn that has several live rows: never equal to a fetched
 one, so such a row is always sent, and the merge leaves one live version."""
 LEGACY_PREFIX = "legacy:"
-"""Marks fingerprints given to rows loaded before rows carried their own (see `read_live`)."""
+"""Marks the fingerprints given to retired rows loaded before rows carried their own."""
 _BATCH = 10_000
+_INSERT_BATCH = 500
+_VERSIONS = "fgs_legacy_row_versions"
+TABLE_SPECS = {"async_invoke_configs": CONFIG_TABLE, "functions": FUNCTION_TABLE}
 
 
 def stamped(row: dict[str, Any]) -> str:
@@ -103,10 +106,8 @@ class LiveRows:
 def read_live(pipeline: dlt.Pipeline | None, scopes: list[Scope]) -> LiveRows:
     """The live rows' fingerprints of `scopes` in the pipeline's warehouse.
 
-    Nothing is live without a warehouse or before the first load. Rows loaded by a version of
-    the connector without fingerprints get `legacy:<dlt row hash>` first, so the merge (which
-    compares fingerprints) never meets a NULL one; they differ from every computed fingerprint,
-    so the first run after such an upgrade writes each live row once more.
+    Nothing is live without a warehouse or before the first load. Tables loaded by a version of
+    the connector without fingerprints get them first (see `_fingerprint_legacy_rows`).
     """
     live = LiveRows()
     if pipeline is None or pipeline.destination is None or not scopes:
@@ -118,7 +119,7 @@ def read_live(pipeline: dlt.Pipeline | None, scopes: list[Scope]) -> LiveRows:
             present = _columns(client, pipeline.dataset_name)
             for table, columns in present.items():
                 if ROW_VERSION not in columns:
-                    _fingerprint_legacy_rows(client, table)
+                    _fingerprint_legacy_rows(client, table, columns)
             if "async_invoke_configs" in present:
                 sql = (
                     "SELECT region || '/' || project_id, function_urn, func_urn, row_version "
@@ -159,17 +160,42 @@ def _columns(client: Any, dataset: str) -> dict[str, set[str]]:
     return present
 
 
-def _fingerprint_legacy_rows(client: Any, table: str) -> None:
-    """Add the fingerprint column to a table loaded by an earlier version (see `read_live`).
+def _fingerprint_legacy_rows(client: Any, table: str, columns: set[str]) -> None:
+    """Give the rows of a table loaded by an earlier version their fingerprints.
 
-    One transaction, so no run ever meets the column with NULLs in it: the merge compares
-    fingerprints with NOT IN, which a NULL would silently make match nothing.
+    Live rows get the fingerprint of what they hold, computed as for a fetched row, so the first
+    run after an upgrade finds them unchanged and writes nothing for them. Retired rows, never
+    compared again, get `legacy:` and dlt's former row hash. One transaction: no run ever meets
+    the column with NULLs in it, which the merge's NOT IN would silently match to nothing.
     """
     name = client.make_qualified_table_name(table)
+    readable = [c.name for c in TABLE_SPECS[table] if c.name in columns and c.name != ROW_VERSION]
+    select = ", ".join(client.escape_column_name(column) for column in readable)
     logger.info("adding %s to %s, loaded by an earlier version", ROW_VERSION, table)
     with client.begin_transaction():
+        live = [
+            (row[0], row_version(dict(zip(readable, row[1:], strict=True)), ROW_VERSION))
+            for row in _rows(
+                client, f"SELECT _dlt_id, {select} FROM {name} WHERE _dlt_valid_to IS NULL", []
+            )
+        ]
         client.execute_sql(f"ALTER TABLE {name} ADD COLUMN {ROW_VERSION} varchar")
-        client.execute_sql(f"UPDATE {name} SET {ROW_VERSION} = '{LEGACY_PREFIX}' || _dlt_id")
+        client.execute_sql(f"CREATE TEMPORARY TABLE {_VERSIONS} (id varchar, version varchar)")
+        for start in range(0, len(live), _INSERT_BATCH):
+            batch = live[start : start + _INSERT_BATCH]
+            values = ", ".join(["(%s, %s)"] * len(batch))
+            client.execute_sql(
+                f"INSERT INTO {_VERSIONS} VALUES {values}", *[v for pair in batch for v in pair]
+            )
+        client.execute_sql(
+            f"UPDATE {name} SET {ROW_VERSION} = {_VERSIONS}.version FROM {_VERSIONS} "
+            f"WHERE {name}._dlt_id = {_VERSIONS}.id"
+        )
+        client.execute_sql(
+            f"UPDATE {name} SET {ROW_VERSION} = '{LEGACY_PREFIX}' || _dlt_id "
+            f"WHERE {ROW_VERSION} IS NULL"
+        )
+        client.execute_sql(f"DROP TABLE {_VERSIONS}")
 
 
 def _rows(client: Any, sql: str, args: list[str]) -> Iterable[tuple[str, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from pipelines.functiongraph.changes import LiveRows, stamped
@@ -52,6 +53,14 @@ def test_fingerprint_ignores_its_own_column_and_tells_types_apart() -> None:
     assert row_version({"a": 1, "v": "old"}, "v") == row_version({"a": 1}, "v")
     assert row_version({"a": 1}, "v") != row_version({"a": "1"}, "v")
     assert row_version({"a": True}, "v") != row_version({"a": 1}, "v")
+
+
+def test_fingerprint_of_an_instant_does_not_depend_on_its_zone() -> None:
+    """A timestamp read back from the warehouse (in the driver's zone) keeps its fingerprint."""
+    shaped = datetime(2021, 3, 4, 14, 50, 2, 123456, tzinfo=timezone(timedelta(hours=8)))
+    read_back = datetime(2021, 3, 4, 6, 50, 2, 123456, tzinfo=UTC)
+    assert row_version({"t": shaped}, "v") == row_version({"t": read_back}, "v")
+    assert row_version({"t": shaped}, "v") != row_version({"t": read_back.replace(second=3)}, "v")
 
 
 def test_stamped_sets_the_row_version_from_the_final_content() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 _INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
@@ -97,12 +98,21 @@ def row_version(row: dict[str, Any], skip: str) -> str:
     """A 128-bit fingerprint of a row's content: the key-sorted JSON of its non-NULL values.
 
     NULLs are left out so that a column added later, NULL where nothing is served, leaves the
-    fingerprints of existing rows (and so their history) as they were. `skip` names the column
-    that will hold the fingerprint itself.
+    fingerprints of existing rows (and so their history) as they were. Instants are written in
+    UTC, so a row read back from the warehouse (in whatever zone its driver returns) has the
+    fingerprint it was shaped with. `skip` names the column that will hold the fingerprint.
     """
     content = {key: value for key, value in row.items() if value is not None and key != skip}
-    text = canonical_json(content)
+    text = json.dumps(
+        content, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_instant
+    )
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _instant(value: object) -> str:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).isoformat()
+    return str(value)
 
 
 def load_json(text: str) -> tuple[Any, str | None]:
