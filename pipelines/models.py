@@ -55,10 +55,21 @@ class Model:
         return {f"{layer}.{name}" for layer, name in re.findall(pattern, code, re.IGNORECASE)}
 
 
-def discover_models(root: Traversable | None = None) -> list[Model]:
-    """Every model in dependency order; fails on a reference to a missing model or a cycle."""
+def discover_models(
+    root: Traversable | None = None, generated: list[Model] | None = None
+) -> list[Model]:
+    """Every model in dependency order; fails on a reference to a missing model or a cycle.
+
+    `generated` are models written by code rather than kept as files: by default, for the
+    packaged models, the policy rules' evaluations (`pipelines.policy`) from the rules in force;
+    none for another `root`.
+    """
+    if generated is None and root is None:
+        from pipelines.policy.evaluations import generated_models  # it builds on Model
+
+        generated = generated_models()
     root = root or files("pipelines.sql")
-    models: dict[str, Model] = {}
+    models: dict[str, Model] = {model.view: model for model in generated or []}
     for layer in LAYERS:
         folder = root / layer
         if not folder.is_dir():

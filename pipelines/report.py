@@ -1,4 +1,4 @@
-"""The short human report the demo prints, read from the reporting views."""
+"""The short human report `report` and the demo print, read from the reporting views."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ def _rows(client: Any, sql: str) -> list[tuple[Any, ...]]:
 
 
 def render_report(client: Any, limit: int = 10) -> list[str]:
-    """Destinations in use, configs that drop failures, loops, dangling targets and data
-    quality, as printable lines (the demo runs on DuckDB, where every view exists)."""
+    """Destinations in use, configs that drop failures, loops, dangling targets, data quality
+    and the policy findings per rule, as printable lines."""
     lines = ["", "Destinations of live async-invoke configs (on success / on failure):"]
     for destination, on_success, on_failure in _rows(
         client,
@@ -52,4 +52,17 @@ def render_report(client: Any, limit: int = 10) -> list[str]:
     )
     lines += ["", "Data-quality issues (reporting.data_quality_issues):"]
     lines += [f"  {issue:<22} {count:>5}" for issue, count in issues] or ["  none"]
+    findings = _rows(
+        client,
+        """
+        select severity, rule_id, count(*), min(first_seen) from reporting.policy_findings
+        group by severity, rule_id
+        order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, rule_id
+        """,
+    )
+    lines += ["", "Policy findings (reporting.policy_findings; `check` alerts on them):"]
+    lines += [
+        f"  {severity:<6} {rule:<30} {count:>5}  oldest since {since:%Y-%m-%d}"
+        for severity, rule, count, since in findings
+    ] or ["  none"]
     return lines

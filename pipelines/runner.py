@@ -22,7 +22,7 @@ from dlt.sources import DltSource
 from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
 from pipelines.functiongraph.outcome import failures_of, scope_outcomes
 from pipelines.functiongraph.source import INVENTORY_RESOURCE, SOURCE_NAME, TABLES, source_scopes
-from pipelines.models import apply_models
+from pipelines.models import Model, apply_models, discover_models
 from pipelines.publish import publish
 from pipelines.warehouse import (
     duckdb_database,
@@ -185,7 +185,9 @@ class RunSummary:
         for scope, counts in sorted(self.changes.items()):
             counted = ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in CHANGE_TYPES)
             lines.append(f"{scope}: {self.statuses.get(scope, 'complete')}, {counted}")
-        lines.append(f"applied {len(self.models)} SQL models: {', '.join(self.models)}")
+        lines.append(
+            f"applied {len(self.models)} SQL models (views in the schemas staging and reporting)"
+        )
         if self.published:
             lines.append(f"published {len(self.published)} tables as parquet files")
         if self.skipped_models:
@@ -208,7 +210,12 @@ def database_path(pipeline: dlt.Pipeline) -> str:
     return f"{dialect(pipeline)} database {where}"
 
 
-def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None) -> RunSummary:
+def run(
+    pipeline: dlt.Pipeline,
+    source: DltSource,
+    publish_to: str | None = None,
+    generated: list[Model] | None = None,
+) -> RunSummary:
     """Extract, load (parquet files into DuckDB) and apply the models.
 
     A package left behind by a crashed run is dealt with first (see `finish_interrupted_run`).
@@ -216,10 +223,15 @@ def run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None = None
     the tables and reporting views are then published there as parquet.
     """
     with turn(pipeline):
-        return _run(pipeline, source, publish_to)
+        return _run(pipeline, source, publish_to, generated)
 
 
-def _run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None) -> RunSummary:
+def _run(
+    pipeline: dlt.Pipeline,
+    source: DltSource,
+    publish_to: str | None,
+    generated: list[Model] | None,
+) -> RunSummary:
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     finish_interrupted_run(pipeline, source_scopes(source))
@@ -230,7 +242,7 @@ def _run(pipeline: dlt.Pipeline, source: DltSource, publish_to: str | None) -> R
     failures, outcomes = failures_of(state), scope_outcomes(state)
     loaded = has_tables(pipeline)
     if loaded:
-        summary = refresh_models(pipeline, started)
+        summary = refresh_models(pipeline, started, generated)
     else:  # every scope failed before anything was ever loaded: report that, not missing tables
         summary = RunSummary(database_path(pipeline), 0, 0)
     summary.failures = failures
@@ -343,8 +355,13 @@ def count_changes(
     return changes
 
 
-def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunSummary:
-    """Apply the SQL models to what is loaded and count the live rows."""
+def refresh_models(
+    pipeline: dlt.Pipeline, started: float | None = None, generated: list[Model] | None = None
+) -> RunSummary:
+    """Apply the SQL models to what is loaded and count the live rows.
+
+    `generated`: the models written from the policy rules, by default from the rules in force.
+    """
     started = time.monotonic() if started is None else started
     path = duckdb_file(pipeline)
     if path is not None and not Path(path).exists():  # opening it would create an empty file
@@ -357,7 +374,9 @@ def refresh_models(pipeline: dlt.Pipeline, started: float | None = None) -> RunS
             "run `python -m pipelines run` first"
         )
     with pipeline.sql_client() as client:
-        models, skipped = apply_models(client, dialect=dialect(pipeline))
+        models, skipped = apply_models(
+            client, discover_models(generated=generated), dialect=dialect(pipeline)
+        )
         ((functions,),) = client.execute_sql(
             "select count(*) from staging.stg_functions where is_current"
         )

@@ -355,8 +355,7 @@ def function_inventory(
                         live.keep_configs(scope, urn)
                     else:
                         rows, elsewhere = unique_configs(contribution.configs, kept)
-                        if not contribution.deleted:
-                            outcome.fetched(scope.key, 1, len(rows))
+                        outcome.fetched(scope.key, 1, len(rows))
                         configs += live.config_changes(scope, urn, rows)
                     if contribution.function is not None:
                         functions[urn] = contribution.function
@@ -372,13 +371,15 @@ def function_inventory(
                 held = functions
                 fetch.progress(len(fresh))
         except FunctionGraphError as exc:
-            outcome.fail(scope.key, f"{exc}; nothing in this project was retired")
+            outcome.fail(scope.key, f"{exc}; no function in this project was retired")
             listing_failed = True
         yield from changed_functions(scope, held, live)
         if listing_failed:
             return
         if not paginator.complete:
-            outcome.fail(scope.key, f"{subject}: {paginator.incompleteness}; nothing was retired")
+            outcome.fail(
+                scope.key, f"{subject}: {paginator.incompleteness}; no function was retired"
+            )
             return
         if not identified:
             outcome.fail(

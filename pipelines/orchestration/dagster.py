@@ -11,6 +11,11 @@ Assets (group `functiongraph`):
   `pipelines.runner.refresh_models` after the tables; materialized alone it does what
   `python -m pipelines models` does.
 
+Asset checks (`fgs_policy_rules`): every policy rule in force (the packaged pack plus
+`FGS__POLICY_RULES`) is an asset check on `functiongraph/async_invoke_configs`, per partition,
+read from `reporting.policy_findings` after the models: it fails (severity ERROR for `high`
+rules, WARN for the others) when the partition's scope has findings of that rule.
+
 The partitions are the scopes configured when the definitions load, read through dlt's providers
 like the source reads them: `SOURCES__FUNCTIONGRAPH__PROJECTS`, or `SOURCES__FUNCTIONGRAPH__REGION`
 with `SOURCES__FUNCTIONGRAPH__PROJECT_ID` (or `[sources.functiongraph]` in `.dlt/config.toml`).
@@ -34,6 +39,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -50,6 +60,7 @@ from dagster import (
     asset,
     define_asset_job,
     multi_asset,
+    multi_asset_check,
     schedule,
 )
 from dlt.common.configuration import get_fun_spec, resolve_configuration
@@ -61,6 +72,7 @@ from pipelines.failures import one_line, root_cause
 from pipelines.functiongraph.config.scopes import configured_scopes
 from pipelines.functiongraph.config.settings import Scope, env_key
 from pipelines.functiongraph.source import functiongraph
+from pipelines.policy.rules import Rule, load_rules, rules_path
 from pipelines.runner import (
     CHANGE_TYPES,
     DATASET_NAME,
@@ -244,6 +256,71 @@ def fgs_sql_models(context: AssetExecutionContext) -> MaterializeResult:
     )
 
 
+def build_policy_checks(
+    rules: Sequence[Rule], scopes: Mapping[str, Scope], partitions: StaticPartitionsDefinition
+) -> AssetChecksDefinition:
+    """One asset check per rule on the configs asset, evaluated for the partition's scope."""
+    specs = [
+        AssetCheckSpec(
+            rule.id,
+            asset=CONFIGS_KEY,
+            description=f"{rule.severity}: {rule.title}",
+            additional_deps=[MODELS_KEY],  # the findings are views the models apply
+            partitions_def=partitions,
+        )
+        for rule in rules
+    ]
+
+    @multi_asset_check(name="fgs_policy_rules", specs=specs, pool=POOL)
+    def fgs_policy_rules(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        scope = scopes.get(context.partition_key)
+        if scope is None:
+            raise Failure(description=f"{context.partition_key} is not a configured scope")
+        reason: str | None = None
+        try:
+            found = scope_findings(scope)
+        except Exception as exc:
+            reason = one_line(root_cause(exc))
+        if reason is not None:
+            raise Failure(description=reason)
+        for rule in rules:
+            rows = found.get(rule.id, [])
+            oldest = rows[0][1].isoformat() if rows else "-"  # rows are oldest first
+            yield AssetCheckResult(
+                check_name=rule.id,
+                asset_key=CONFIGS_KEY,
+                passed=not rows,
+                severity=AssetCheckSeverity.ERROR
+                if rule.severity == "high"
+                else AssetCheckSeverity.WARN,
+                metadata={
+                    "scope": partition_key(scope),
+                    "severity": rule.severity,
+                    "findings": len(rows),
+                    "oldest_since": oldest,
+                    "configs": "\n".join(urn for urn, _ in rows[:20]) or "none",
+                },
+            )
+
+    return fgs_policy_rules
+
+
+def scope_findings(scope: Scope) -> dict[str, list[tuple[str, datetime]]]:
+    """The findings of one scope by rule: (func_urn, first_seen), oldest first."""
+    pipeline = make_pipeline(pipelines_dir=models_working_folder())
+    found: dict[str, list[tuple[str, datetime]]] = {}
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "select rule_id, func_urn, first_seen from reporting.policy_findings "
+            "where region = %s and project_id = %s order by first_seen, func_urn",
+            scope.region,
+            scope.project_id,
+        )
+    for rule_id, func_urn, first_seen in rows:
+        found.setdefault(rule_id, []).append((func_urn, first_seen))
+    return found
+
+
 def warn_if_pool_unlimited(context: AssetExecutionContext, scopes: int) -> None:
     """Concurrent partitions into one dataset would collide: say so when nothing prevents it."""
     if scopes < 2:
@@ -287,13 +364,15 @@ def build_defs() -> Definitions:
     scopes = configured_partition_scopes()
     partitions = StaticPartitionsDefinition(list(scopes))
     tables = build_table_assets(scopes, partitions)
+    checks = build_policy_checks(load_rules(rules_path()), scopes, partitions)
     job = define_asset_job(
         JOB_NAME,
-        selection=AssetSelection.assets(tables, fgs_sql_models),
-        description="Load one scope (partition) and refresh the SQL models.",
+        selection=AssetSelection.assets(tables, fgs_sql_models) | AssetSelection.checks(checks),
+        description="Load one scope (partition), refresh the SQL models, check the policy rules.",
     )
     return Definitions(
         assets=[tables, fgs_sql_models],
+        asset_checks=[checks],
         jobs=[job],
         schedules=[build_schedule(list(scopes))],
     )

@@ -20,6 +20,7 @@ from .estate import (
 from .faults import FaultResponse, Faults
 from .generator import DEFAULT_PROJECT_ID, DEFAULT_REGION, generate_estate
 from .iam import AuthAttempt, AuthResult, Iam
+from .replay import Change, DayPlan, apply_day, plan_day
 from .server import Hostile, SandboxServer, SeenRequest
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "DEFAULT_REGION",
     "AuthAttempt",
     "AuthResult",
+    "Change",
+    "DayPlan",
     "Estate",
     "FaultResponse",
     "Faults",
@@ -36,11 +39,13 @@ __all__ = [
     "Project",
     "SandboxServer",
     "SeenRequest",
+    "apply_day",
     "function_urn",
     "generate_estate",
     "make_config_item",
     "make_destination",
     "make_function_item",
+    "plan_day",
     "tenant_secrets",
     "unqualified_urn",
     "user_data_text",

@@ -10,7 +10,6 @@
 --   'target is in another project'  SMN topic or function outside the config's project
 -- target_exists is true/false for function targets of a loaded project, and NULL when it cannot
 -- be known (the target's project was not loaded, or the target is not a function URN / is SMN).
--- dialect: duckdb
 with targets as (
     select * from staging.stg_async_invoke_config_sides
     where is_current and destination in ('FunctionGraph', 'SMN') and target is not null
@@ -55,15 +54,14 @@ checked as (
 problems as (
     select
         *,
-        list_filter([
-            case when destination = 'FunctionGraph' and target_function_urn is null
-                then 'target is not a function URN' end,
-            case when destination = 'SMN' and target_region is null
-                then 'target is not an SMN topic URN' end,
-            case when not target_exists then 'target function is not live' end,
-            case when target_region <> region then 'target is in another region' end,
-            case when target_project_id <> project_id then 'target is in another project' end
-        ], problem -> problem is not null) as problem_list
+        case when destination = 'FunctionGraph' and target_function_urn is null
+            then 'target is not a function URN' end as not_a_function_urn,
+        case when destination = 'SMN' and target_region is null
+            then 'target is not an SMN topic URN' end as not_a_topic_urn,
+        case when not target_exists then 'target function is not live' end as not_live,
+        case when target_region <> region then 'target is in another region' end as other_region,
+        case when target_project_id <> project_id
+            then 'target is in another project' end as other_project
     from checked
 )
 
@@ -80,6 +78,9 @@ select
     target_project_id,
     target_exists,
     target_deleted_at,
-    array_to_string(problem_list, '; ') as problem
+    -- concat_ws skips the NULLs: only the problems found, in the order listed above
+    concat_ws('; ', not_a_function_urn, not_a_topic_urn, not_live, other_region, other_project)
+        as problem
 from problems
-where len(problem_list) > 0
+where coalesce(not_a_function_urn, not_a_topic_urn, not_live, other_region, other_project)
+    is not null

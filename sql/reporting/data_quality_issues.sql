@@ -1,26 +1,31 @@
--- Question: what in the live configs did the API serve that is missing, malformed or suspicious?
+-- Question: what did the API serve in the live configs (and functions) that breaks its own
+-- documented contract: missing, malformed, out of its documented range, or duplicated?
 -- One row per (func_urn, issue, field) of a live config; nothing is dropped or fixed upstream,
 -- so this is where the mess shows. `field` names the column concerned, `reason` explains, and
--- raw_value is the value as served (or as stored, for numbers). Issues:
+-- raw_value is the value as served (or as stored, for numbers). House rules that are stricter
+-- than the API (e.g. "no more than 3 retries") are policies, not data quality: they are not here.
+-- Issues:
 --   param_error            a destination param that could not be read (*_param_error)
 --   unknown_destination    a destination type other than OBS, SMN, DIS, FunctionGraph (or none)
---   out_of_range           retries outside 0-3 / 0-8, event age outside 60-86400 / 1-86400 (the
---                          reason says whether only the strict range or every documented range is
---                          broken), OBS expires outside 0-365 days
+--   out_of_range           a value outside the range the API documents for what it serves:
+--                          retries outside 0-8, event age outside 60-86400 seconds (ranges written
+--                          once in staging.stg_async_invoke_configs: retry_attempts_range
+--                          'outside', event_age_range other than 'strict'), OBS expires outside
+--                          0-365 days
 --   missing_value          retries or event age not served, or not an integer
---   naive_timestamp        a timestamp served without an offset: read in the configured zone
 --   unparseable_timestamp  a timestamp served but not readable (the parsed column is NULL)
 --   urn_error              func_urn could not be read or belongs to another function
---   unknown_fields         fields the connector has no column for (extra_fields)
+--   unknown_fields         served fields the API does not document, so no column (extra_fields)
 --   value_error            a served value that could not be stored as read, e.g. a number beyond
 --                          64 bits (stored NULL; the reason quotes the raw value)
 --   duplicate_served       the API served this item more than once (duplicate_note says where);
 --                          one copy was kept
 --   duplicate_live_row     another live row has the same func_urn (is_shadowed): it is hidden
 --                          from every report
+-- A timestamp served without an offset is not an issue: the API documents last_modified that
+-- way, and it is read in the configured zone (the raw text stays in *_raw).
 -- Issues of a function (value_error, duplicate_served) have the function's URN as func_urn and
 -- a field starting with `functions.`.
--- dialect: duckdb
 with configs as (
     select * from staging.stg_async_invoke_configs
     where is_current
@@ -55,25 +60,25 @@ issues as (
 
     union all
     select func_urn, 'out_of_range', side || '_expires',
-        'OBS expires is outside 0-365 days', expires::varchar
+        'OBS expires is outside 0-365 days', cast(expires as text)
     from sides
     where destination = 'OBS' and expires not between 0 and 365
 
     union all
     select func_urn, 'out_of_range', 'max_async_retry_attempts',
-        case when retry_attempts_range = 'wider'
-            then 'outside the strict range 0-3 (the wider documented range 0-8 allows it)'
-            else 'outside every documented range (0-3, 0-8)' end,
-        max_async_retry_attempts::varchar
+        'outside 0-8, the range the API documents for the retries it serves',
+        cast(max_async_retry_attempts as text)
     from configs
-    where retry_attempts_range <> 'strict'
+    where retry_attempts_range = 'outside'
 
     union all
     select func_urn, 'out_of_range', 'max_async_event_age_in_seconds',
         case when event_age_range = 'wider'
-            then 'outside the strict range 60-86400 (the wider documented range 1-86400 allows it)'
-            else 'outside every documented range (60-86400, 1-86400)' end,
-        max_async_event_age_in_seconds::varchar
+            then 'outside 60-86400, the range the API documents for the event ages it serves '
+                || '(only its request range 1-86400 allows it)'
+            else 'outside 60-86400, the range the API documents for the event ages it serves'
+        end,
+        cast(max_async_event_age_in_seconds as text)
     from configs
     where event_age_range <> 'strict'
 
@@ -90,15 +95,6 @@ issues as (
     where max_async_event_age_in_seconds is null
 
     union all
-    select func_urn, 'naive_timestamp', field || '_raw',
-        'no UTC offset: read in the configured zone (default +08:00)', raw
-    from timestamps
-    where parsed is not null
-        and regexp_full_match(
-            trim(raw), '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?'
-        )
-
-    union all
     select func_urn, 'unparseable_timestamp', field || '_raw',
         'served but not readable as a timestamp: ' || field || ' is NULL', raw
     from timestamps
@@ -111,7 +107,20 @@ issues as (
 
     union all
     select func_urn, 'unknown_fields', 'extra_fields',
-        'fields without a column: ' || array_to_string(list_sort(json_keys(extra_fields)), ', '),
+        coalesce(
+            (
+                -- the top-level names, sorted by code point (collate "C") on every database;
+                -- text with a \u escape (a lone surrogate or a control character, which some
+                -- databases refuse to read) or that is no object is not parsed
+                select 'fields without a column: '
+                    || string_agg(extra.key, ', ' order by extra.key collate "C")
+                from json_each(
+                    case when left(extra_fields, 1) = '{' and strpos(extra_fields, '\u') = 0
+                        then cast(extra_fields as json) end
+                ) as extra
+            ),
+            'fields without a column (names not readable here: see raw_value)'
+        ),
         extra_fields
     from configs
     where extra_fields is not null

@@ -12,7 +12,8 @@
 -- loops longer than 10 functions are not spelled out. Instead, one row per group of functions
 -- that reach each other and have such loops: functions lists the whole group, via_configs the
 -- configs whose edges are on no listed cycle; cycle_length, path and short_path are NULL.
--- dialect: duckdb
+-- Function URNs are compared and sorted by code point (collate "C"), so that "smallest" and
+-- every sorted list mean the same on any database, whatever its default collation.
 with recursive edge_sides as (
     select
         function_urn as source,
@@ -44,41 +45,67 @@ loop_edges as (
 
 -- Walks start on each loop edge and only visit functions with a larger URN than the first, so a
 -- cycle is found once: from its smallest function, in its own direction. A walk takes at most 10
--- functions, which bounds the search.
+-- functions, which bounds the search. path lists the functions so far (with the first again at
+-- the end once the walk is back).
 walks (start, node, path) as (
-    select source, target, [source, target]
+    select source, target, array[source, target]
     from loop_edges
-    where target >= source
+    where target >= source collate "C"
     union all
-    select walks.start, loop_edges.target, list_append(walks.path, loop_edges.target)
+    select walks.start, loop_edges.target, array_append(walks.path, loop_edges.target)
     from walks
     join loop_edges on loop_edges.source = walks.node
     where walks.node <> walks.start
         and (loop_edges.target = walks.start
-            or (loop_edges.target > walks.start
-                and not list_contains(walks.path, loop_edges.target)
-                and len(walks.path) < 10))
+            or (loop_edges.target > walks.start collate "C"
+                and array_position(walks.path, loop_edges.target) is null
+                and array_length(walks.path, 1) < 10))
 ),
 
 cycles as (
-    select path from walks where node = start
+    select path, array_length(path, 1) - 1 as cycle_length
+    from walks
+    where node = start
+),
+
+-- Each function of each cycle with its place in the loop (the first one at 1 and at the end).
+cycle_nodes as (
+    select cycles.path, step.i, cycles.path[step.i] as function_urn
+    from cycles, generate_series(1, cycles.cycle_length + 1) as step (i)
 ),
 
 cycle_steps as (
-    select distinct path, path[i] as source, path[i + 1] as target
-    from (select path, unnest(range(1, len(path))) as i from cycles)
+    select distinct here.path, here.function_urn as source, next.function_urn as target
+    from cycle_nodes as here
+    join cycle_nodes as next on next.path = here.path and next.i = here.i + 1
+),
+
+short_paths as (
+    select
+        path,
+        string_agg(
+            split_part(function_urn, ':', 6) || '/' || split_part(function_urn, ':', 7),
+            ' → ' order by i
+        ) as short_path
+    from cycle_nodes
+    group by path
+),
+
+cycle_vias as (
+    select distinct steps.path, sides.via
+    from cycle_steps as steps
+    join edge_sides as sides on sides.source = steps.source and sides.target = steps.target
 ),
 
 cycle_configs as (
-    select steps.path, list(distinct sides.via order by sides.via) as via_configs
-    from cycle_steps as steps
-    join edge_sides as sides on sides.source = steps.source and sides.target = steps.target
-    group by steps.path
+    select path, array_agg(via order by via collate "C") as via_configs
+    from cycle_vias
+    group by path
 ),
 
 -- Functions that reach each other form a group, named by its smallest function.
 loop_groups as (
-    select there.source as function_urn, min(there.node) as group_urn
+    select there.source as function_urn, min(there.node collate "C") as group_urn
     from reaches as there
     join reaches as back on back.source = there.node and back.node = there.source
     group by there.source
@@ -90,27 +117,34 @@ unlisted_edges as (
     select source, target from cycle_steps
 ),
 
-longer_loops as (
-    select
-        groups.group_urn,
-        list(distinct sides.via order by sides.via) as via_configs
+longer_loop_vias as (
+    select distinct groups.group_urn, sides.via
     from unlisted_edges as unlisted
     join edge_sides as sides on sides.source = unlisted.source and sides.target = unlisted.target
     join loop_groups as groups on groups.function_urn = unlisted.source
-    group by groups.group_urn
+),
+
+longer_loops as (
+    select group_urn, array_agg(via order by via collate "C") as via_configs
+    from longer_loop_vias
+    group by group_urn
+),
+
+group_functions as (
+    select group_urn, array_agg(function_urn order by function_urn collate "C") as functions
+    from loop_groups
+    group by group_urn
 )
 
 select
     'cycle' as kind,
-    len(c.path) - 1 as cycle_length,
+    cast(c.cycle_length as bigint) as cycle_length,  -- array_length: integer on PostgreSQL
     array_to_string(c.path, ' → ') as path,
-    array_to_string(
-        list_transform(c.path, urn -> split_part(urn, ':', 6) || '/' || split_part(urn, ':', 7)),
-        ' → '
-    ) as short_path,
-    c.path[1:len(c.path) - 1] as functions,
+    sp.short_path,
+    c.path[1:c.cycle_length] as functions,
     cc.via_configs
 from cycles as c
+join short_paths as sp on sp.path = c.path
 join cycle_configs as cc on cc.path = c.path
 
 union all
@@ -120,10 +154,7 @@ select
     null as cycle_length,
     null as path,
     null as short_path,
-    (
-        select list(g.function_urn order by g.function_urn)
-        from loop_groups as g
-        where g.group_urn = l.group_urn
-    ) as functions,
+    g.functions,
     l.via_configs
 from longer_loops as l
+join group_functions as g on g.group_urn = l.group_urn

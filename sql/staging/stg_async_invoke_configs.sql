@@ -8,6 +8,9 @@
 -- (retries 0-3 or 0-8, event age 60-86400 or 1-86400 seconds), and *_range says where a value
 -- falls: 'strict' (inside both), 'wider' (only the wider range allows it), 'outside' (no
 -- documented range allows it), NULL when the value is missing.
+-- failure_gap says why a version loses failed events silently (it retries or reports successes,
+-- but has no failure destination), NULL when it does not: one definition for the report
+-- (functions_without_failure_destination) and the policy rule (failure_destination_required).
 with versions as (
     select
         *,
@@ -71,5 +74,13 @@ select
     _dlt_valid_from as valid_from,
     _dlt_valid_to as valid_to,
     coalesce(live_rank = 1, false) as is_current,
-    coalesce(live_rank > 1, false) as is_shadowed
+    coalesce(live_rank > 1, false) as is_shadowed,
+    case when on_failure_destination is null then
+        case
+            when coalesce(max_async_retry_attempts, 0) > 0 and on_success_destination is not null
+                then 'retries and reports successes, but not failures'
+            when coalesce(max_async_retry_attempts, 0) > 0 then 'retries, then drops failures'
+            when on_success_destination is not null then 'reports successes, but not failures'
+        end
+    end as failure_gap
 from versions

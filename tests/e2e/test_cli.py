@@ -43,8 +43,11 @@ def test_run_from_another_folder_in_a_subprocess(
     )
     assert done.returncode == EXIT_OK, done.stderr
     assert "loaded 4 functions and 9 live async-invoke configs" in done.stdout
-    assert "reporting.functions_without_failure_destination" in done.stdout
-    assert database.exists()
+    assert "SQL models (views in the schemas staging and reporting)" in done.stdout
+    with duckdb.connect(str(database), read_only=True) as connection:  # found from elsewhere
+        assert connection.execute(
+            "select count(*) from reporting.functions_without_failure_destination"
+        ).fetchone() == (2,)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 
 from pipelines.functiongraph.errors import ConfigError
 from pipelines.orchestration import dagster as orchestration
+from pipelines.policy.rules import load_rules
 from pipelines.sandbox import (
     SandboxServer,
 )
@@ -190,7 +191,7 @@ def test_a_failing_scope_fails_its_own_partition_with_the_connector_message(
     data = failure.event_specific_data
     description = data.user_failure_data.description
     assert description.startswith(f"listing functions of project {PROJECT_B} in {REGION_B}")
-    assert "nothing in this project was retired" in description
+    assert "no function in this project was retired" in description
     assert data.error.cause is None and data.error.context is None  # no chained traceback
     assert materializations(failed) == {}  # neither the tables nor the models
     assert SECRET not in run_log(instance, failed)
@@ -205,3 +206,32 @@ def test_a_failing_scope_fails_its_own_partition_with_the_connector_message(
 def run_log(instance: Any, result: Any) -> str:
     """Everything a run recorded: Dagster's events (with their metadata) and logged messages."""
     return "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
+
+
+def test_each_policy_rule_is_an_asset_check_on_the_configs(
+    env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nid = "status_log_required"\nenabled = false\n', encoding="utf-8")
+    monkeypatch.setenv("FGS__POLICY_RULES", str(rules))
+    with SandboxServer(small_estate(), tokens=(SECRET,)) as server:
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", server.url)
+        defs = orchestration.build_defs()
+        job = defs.resolve_job_def(orchestration.JOB_NAME)
+        result = job.execute_in_process(
+            partition_key=KEY, instance=dagster.DagsterInstance.ephemeral()
+        )
+    assert result.success  # a failed check is a finding, not a failed run
+    evaluations = {
+        evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()
+    }
+    assert set(evaluations) == {rule.id for rule in load_rules()} - {"status_log_required"}
+    failed = {name for name, evaluation in evaluations.items() if not evaluation.passed}
+    assert failed == {"failure_destination_required", "min_event_age"}
+    high = evaluations["failure_destination_required"]
+    assert high.severity == dagster.AssetCheckSeverity.ERROR
+    assert high.asset_key == orchestration.CONFIGS_KEY
+    assert high.metadata["findings"].value == 2
+    assert evaluations["min_event_age"].severity == dagster.AssetCheckSeverity.WARN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -22,10 +23,19 @@ def test_notebook_is_committed_without_outputs() -> None:
             assert cell.outputs == [] and cell.execution_count is None
 
 
+def printed_text(cell: nbformat.NotebookNode) -> str:
+    """What a code cell printed (its stream outputs)."""
+    return "".join(
+        output.get("text", "") for output in cell.outputs if output.output_type == "stream"
+    )
+
+
 def test_notebook_runs_on_the_demo_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert main(["--quiet", "demo", "--folder", str(tmp_path), "--functions", "20"]) == 0
+    # three days of history before today's run, so that the plots over time have something to show
+    demo = ["--quiet", "demo", "--folder", str(tmp_path), "--functions", "20", "--days", "3"]
+    assert main(demo) == 0
     database = tmp_path / "fgs_async_configs.duckdb"
     monkeypatch.setenv("FGS_DATABASE", str(database))
 
@@ -53,7 +63,25 @@ def test_notebook_runs_on_the_demo_database(
         for output in cell.outputs
         if "image/png" in output.get("data", {})
     ]
-    assert len(images) == 3  # destinations by type, retry spread, the edge graph
+    # destinations by type, retry spread, failures per project, the problem graph, over time
+    assert len(images) == 5
+
+    # the graph draws only the problem edges, and the plots over time see every day
+    printed = [printed_text(cell) for cell in notebook.cells if cell.cell_type == "code"]
+    graph = next(text for text in printed if "dangling target(s)" in text)
+    counted = re.search(r"(\d+) edge\(s\) in \d+ loop\(s\), (\d+) edge\(s\) to", graph)
+    assert counted, graph
+    loops, dangling = int(counted[1]), int(counted[2])
+    assert loops >= 2 and dangling >= 1  # the generator plants a loop and a dangling target
+    with duckdb.connect(str(database), read_only=True) as connection:
+        ((all_edges,),) = connection.execute(
+            "select count(distinct (function_urn, target_function_urn)) "
+            "from staging.stg_async_invoke_config_sides "
+            "where is_current and target_function_urn is not null"
+        ).fetchall()
+    assert loops + dangling < all_edges  # not the hairball of every function edge
+    history = next(text for text in printed if "day(s) of history" in text)
+    assert history.startswith("4 day(s) of history")  # 3 replayed days and today
 
     # the notebook closed its read-only connection: the file can be opened for writing
     connection = duckdb.connect(str(database))

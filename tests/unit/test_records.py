@@ -4,11 +4,13 @@ import pytest
 
 from pipelines.functiongraph.shaping.records import (
     CONFIG_COLUMNS,
+    EMPTY_MEANS_NONE,
     FUNCTION_COLUMNS,
     shape_config,
     shape_function,
 )
 from pipelines.functiongraph.shaping.urns import UrnError
+from pipelines.sandbox.estate import make_function_item
 from tests.support.api_items import (
     FUNCTION,
     FUNCTION_ITEM,
@@ -283,7 +285,33 @@ FUNCTION_EXPECTED = {
     "last_modified": datetime(2021, 3, 4, 6, 50, 2, tzinfo=UTC),
     "last_modified_raw": "2021-03-04 14:50:02",
     "environment_variable_names": "[]",
-    "extra_fields": '{"code_size":1024,"cpu":300}',
+    "resource_id": None,
+    "domain_id": None,
+    "project_name": None,
+    "cpu": 300,
+    "gpu_memory": None,
+    "code_filename": None,
+    "code_url": None,
+    "code_size": 1024,
+    "digest": None,
+    "image_name": None,
+    "xrole": None,
+    "app_xrole": None,
+    "func_vpc_id": None,
+    "strategy_config_concurrency": None,
+    "strategy_config_concurrent_num": None,
+    "initializer_handler": None,
+    "initializer_timeout": None,
+    "pre_stop_handler": None,
+    "pre_stop_timeout": None,
+    "long_time": None,
+    "log_group_id": None,
+    "log_stream_id": None,
+    "type": None,
+    "is_bridge_function": None,
+    "enable_dynamic_memory": None,
+    "is_stateful_function": None,
+    "extra_fields": None,
     "value_error": None,
     "duplicate_note": None,
     "row_version": None,  # set when the row is sent (see test_changes)
@@ -308,12 +336,182 @@ FUNCTION_EXPECTED = {
             },
         ),
         ({**FUNCTION_ITEM, "version": 3}, {"version": "3"}),
+        # the SDK's fields: read as served
+        (
+            {
+                **FUNCTION_ITEM,
+                "resource_id": "7d471c13-3fd0-eb77-230f-250a784b53fd",
+                "domain_id": "7c4f2a9e",
+                "project_name": "cn-north-4",
+                "gpu_memory": 1024,
+                "code_filename": "index.py",
+                "digest": "ab" * 64,
+                "image_name": "latest-240304145002@48475",
+                "initializer_timeout": 0,
+                "pre_stop_timeout": "30",
+                "long_time": False,
+                "type": "v2",
+                "fail_count": 3,
+                "is_bridge_function": False,
+                "enable_dynamic_memory": True,
+                "is_stateful_function": False,
+            },
+            {
+                "resource_id": "7d471c13-3fd0-eb77-230f-250a784b53fd",
+                "domain_id": "7c4f2a9e",
+                "project_name": "cn-north-4",
+                "gpu_memory": 1024,
+                "code_filename": "index.py",
+                "digest": "ab" * 64,
+                "image_name": "latest-240304145002@48475",
+                "initializer_timeout": 0,
+                "pre_stop_timeout": 30,
+                "long_time": False,
+                "type": "v2",
+                "is_bridge_function": False,
+                "enable_dynamic_memory": True,
+                "is_stateful_function": False,
+            },
+        ),
+        # ids and handlers: '' is the API's "none" and is stored as NULL; values as served
+        (
+            {**FUNCTION_ITEM, **dict.fromkeys(EMPTY_MEANS_NONE, "")},
+            dict.fromkeys(EMPTY_MEANS_NONE),
+        ),
+        (
+            {
+                **FUNCTION_ITEM,
+                "xrole": "fgs-async-agency",
+                "app_xrole": "fgs-app-agency",
+                "func_vpc_id": "0e5f6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+                "log_group_id": "lg-1",
+                "log_stream_id": "ls-1",
+                "initializer_handler": "index.init",
+                "pre_stop_handler": "index.pre_stop",
+                "code_url": "https://b.obs.cn-north-4.myhuaweicloud.com/orders.zip",
+            },
+            {
+                "xrole": "fgs-async-agency",
+                "app_xrole": "fgs-app-agency",
+                "func_vpc_id": "0e5f6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+                "log_group_id": "lg-1",
+                "log_stream_id": "ls-1",
+                "initializer_handler": "index.init",
+                "pre_stop_handler": "index.pre_stop",
+                "code_url": "https://b.obs.cn-north-4.myhuaweicloud.com/orders.zip",
+            },
+        ),
+        # only '' means none: other values, even blank or not text, are kept as served
+        ({**FUNCTION_ITEM, "xrole": " ", "func_vpc_id": 0}, {"xrole": " ", "func_vpc_id": "0"}),
+        ({**FUNCTION_ITEM, "xrole": None}, {}),
+        # strategy_config
+        (
+            {**FUNCTION_ITEM, "strategy_config": {"concurrency": 0, "concurrent_num": 5}},
+            {"strategy_config_concurrency": 0, "strategy_config_concurrent_num": 5},
+        ),
+        (
+            {**FUNCTION_ITEM, "strategy_config": {"concurrency": "-1", "concurrent_num": 1.0}},
+            {"strategy_config_concurrency": -1, "strategy_config_concurrent_num": 1},
+        ),
+        (
+            {**FUNCTION_ITEM, "strategy_config": {"concurrency": 10}},
+            {"strategy_config_concurrency": 10},
+        ),
+        ({**FUNCTION_ITEM, "strategy_config": {}}, {}),
+        ({**FUNCTION_ITEM, "strategy_config": None}, {}),
+        (
+            {**FUNCTION_ITEM, "strategy_config": {"concurrency": True, "concurrent_num": "many"}},
+            {
+                "value_error": "strategy_config.concurrency true is not an integer; "
+                "strategy_config.concurrent_num 'many' is not an integer"
+            },
+        ),
+        # sub-fields without a column stay in extra_fields, under strategy_config
+        (
+            {**FUNCTION_ITEM, "strategy_config": {"concurrency": 1, "new_limit": {"a": 2}}},
+            {
+                "strategy_config_concurrency": 1,
+                "extra_fields": '{"strategy_config":{"new_limit":{"a":2}}}',
+            },
+        ),
+        # bool columns take only a JSON boolean
+        (
+            {**FUNCTION_ITEM, "long_time": "true", "is_bridge_function": 1},
+            {"long_time": None, "is_bridge_function": None},
+        ),
+        # fields without a column are kept
+        (
+            {**FUNCTION_ITEM, "bind_bridge_funcUrns": [], "extend_config": "{}"},
+            {"extra_fields": '{"bind_bridge_funcUrns":[],"extend_config":"{}"}'},
+        ),
     ],
 )
 def test_shape_function(item: dict[str, object], changes: dict[str, object]) -> None:
     row = shape_function(item, region="cn-north-4", project_id="proj1", naive_zone=PLUS_8)
     assert row == {**FUNCTION_EXPECTED, **changes}
     assert list(row) == list(FUNCTION_COLUMNS)
+
+
+def test_shape_function_typical_sandbox_item() -> None:
+    """Every field of the SDK's ListFunctionResult the sandbox serves has a column but three."""
+    item = make_function_item(
+        "cn-north-4",
+        "proj1",
+        "default",
+        "orders",
+        xrole="fgs-async-agency",
+        app_xrole="",
+        func_vpc_id="0e5f6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+        log_group_id="",
+        strategy_config={"concurrency": 0, "concurrent_num": 1},
+    )
+    row = shape_function(item, region="cn-north-4", project_id="proj1", naive_zone=PLUS_8)
+    assert list(row) == list(FUNCTION_COLUMNS)
+    new_columns = list(FUNCTION_COLUMNS)[
+        list(FUNCTION_COLUMNS).index("environment_variable_names") + 1 : -4
+    ]
+    assert {name: row[name] for name in new_columns} == {
+        "resource_id": item["resource_id"],
+        "domain_id": "7c4f2a9e1b3d4f6a8c0e2b4d6f8a1c3e",
+        "project_name": "cn-north-4",
+        "cpu": 300,
+        "gpu_memory": None,  # not served: only GPU functions have it
+        "code_filename": "index.py",
+        "code_url": None,
+        "code_size": 1024,
+        "digest": item["digest"],
+        "image_name": item["image_name"],
+        "xrole": "fgs-async-agency",
+        "app_xrole": None,
+        "func_vpc_id": "0e5f6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+        "strategy_config_concurrency": 0,
+        "strategy_config_concurrent_num": 1,
+        "initializer_handler": None,
+        "initializer_timeout": 0,
+        "pre_stop_handler": None,
+        "pre_stop_timeout": 0,
+        "long_time": False,
+        "log_group_id": None,
+        "log_stream_id": None,
+        "type": "v2",
+        "is_bridge_function": False,
+        "enable_dynamic_memory": False,
+        "is_stateful_function": False,
+    }
+    # left: a list, JSON text the connector does not parse, and (as names only) the variables
+    assert row["extra_fields"] == (
+        '{"bind_bridge_func_urns":[],"extend_config":"{\\"enable_lts_log\\":false}"}'
+    )
+    assert row["environment_variable_names"] == '["API_KEY","DB_HOST","DB_PASSWORD"]'
+    assert row["value_error"] is None
+
+
+def test_every_empty_means_none_field_has_its_column() -> None:
+    assert set(EMPTY_MEANS_NONE) <= set(FUNCTION_COLUMNS)
+    for name in EMPTY_MEANS_NONE:
+        column = FUNCTION_COLUMNS[name]
+        assert column["data_type"] == "text"
+        assert "NULL when none ('' served)" in str(column["description"])
 
 
 def test_shape_function_without_identity_raises() -> None:
@@ -365,3 +563,13 @@ def test_only_identity_columns_and_the_fingerprint_are_not_null(
     columns: dict[str, dict[str, object]], not_null: set[str]
 ) -> None:
     assert {name for name, column in columns.items() if not column["nullable"]} == not_null
+
+
+def test_metrics_are_not_stored_so_they_never_version_a_function() -> None:
+    """`fail_count` moves every day: stored, it would write a new version of every function."""
+    base = shape_function(FUNCTION_ITEM, region="cn-north-4", project_id="p", naive_zone=UTC)
+    busy = shape_function(
+        {**FUNCTION_ITEM, "fail_count": 41}, region="cn-north-4", project_id="p", naive_zone=UTC
+    )
+    assert busy == base and "fail_count" not in busy
+    assert "fail_count" not in (busy["extra_fields"] or "")

@@ -131,9 +131,126 @@ def test_secret_looking_unknown_fields_are_redacted_at_any_depth(name: str) -> N
 
 def test_harmless_unknown_fields_are_kept_verbatim() -> None:
     row = function_row(
-        {**FUNCTION_ITEM, "xrole": "fgs-agency", "strategy_config": {"concurrency": 0}}
+        {**FUNCTION_ITEM, "bind_bridge_funcUrns": [FUNCTION], "extend_config": '{"a":1}'}
     )
-    assert json.loads(str(row["extra_fields"]))["xrole"] == "fgs-agency"
+    assert json.loads(str(row["extra_fields"])) == {
+        "bind_bridge_funcUrns": [FUNCTION],
+        "extend_config": '{"a":1}',
+    }
+
+
+def test_modelled_fields_leave_extra_fields() -> None:
+    row = function_row(
+        {
+            **FUNCTION_ITEM,
+            "xrole": "fgs-agency",
+            "func_vpc_id": "",
+            "strategy_config": {"concurrency": 0, "concurrent_num": 1},
+        }
+    )
+    assert (row["xrole"], row["func_vpc_id"], row["strategy_config_concurrency"]) == (
+        "fgs-agency",
+        None,
+        0,
+    )
+    assert row["extra_fields"] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "quoted"),
+    [
+        ("concurrency=10", "'concurrency=10'"),
+        ('{"concurrency": 10}', "'{\"concurrency\": 10}'"),  # JSON text is not an object
+        ([{"concurrency": 10}], '[{"concurrency":10}]'),
+        (10, "10"),
+        (True, "true"),
+    ],
+    ids=["text", "json-text", "list", "number", "bool"],
+)
+def test_strategy_config_not_an_object_is_null_with_a_reason(value: object, quoted: str) -> None:
+    row = function_row({**FUNCTION_ITEM, "strategy_config": value})
+    assert_storable(row)
+    assert row["strategy_config_concurrency"] is None
+    assert row["strategy_config_concurrent_num"] is None
+    assert row["value_error"] == f"strategy_config {quoted} is not an object (kept in extra_fields)"
+    assert json.loads(str(row["extra_fields"])) == {"strategy_config": value}
+
+
+@pytest.mark.parametrize("served", [99999999999999999999, 2**63, -(2**63) - 1, 1e30, "9" * 5000])
+def test_concurrency_beyond_64_bits_is_null_with_its_raw_text(served: object) -> None:
+    row = function_row(
+        {**FUNCTION_ITEM, "strategy_config": {"concurrency": served, "concurrent_num": served}}
+    )
+    assert row["strategy_config_concurrency"] is None
+    assert row["strategy_config_concurrent_num"] is None
+    reasons = str(row["value_error"]).split("; ")
+    assert [reason.split(" ", 1)[0] for reason in reasons] == [
+        "strategy_config.concurrency",
+        "strategy_config.concurrent_num",
+    ]
+    assert all(reason.endswith(" does not fit in 64 bits") for reason in reasons)
+    assert row["extra_fields"] is None  # read, so not kept again
+
+
+def test_concurrency_at_the_64_bit_limits_is_stored() -> None:
+    row = function_row(
+        {**FUNCTION_ITEM, "strategy_config": {"concurrency": 2**63 - 1, "concurrent_num": -(2**63)}}
+    )
+    assert row["strategy_config_concurrency"] == 2**63 - 1
+    assert row["strategy_config_concurrent_num"] == -(2**63)
+    assert row["value_error"] is None
+
+
+def test_cpu_and_code_size_beyond_64_bits() -> None:
+    row = function_row({**FUNCTION_ITEM, "cpu": 2**64, "code_size": "9" * 30})
+    assert (row["cpu"], row["code_size"]) == (None, None)
+    assert row["value_error"] == (
+        f"cpu {2**64} does not fit in 64 bits; code_size '{'9' * 30}' does not fit in 64 bits"
+    )
+
+
+def test_secret_looking_strategy_sub_fields_are_redacted() -> None:
+    row = function_row(
+        {**FUNCTION_ITEM, "strategy_config": {"concurrency": 1, "auth_token": SECRET}}
+    )
+    assert row["strategy_config_concurrency"] == 1
+    assert json.loads(str(row["extra_fields"])) == {"strategy_config": {"auth_token": REDACTED}}
+    assert SECRET not in repr(row)
+    row = function_row({**FUNCTION_ITEM, "strategy_config": [{"password": SECRET}]})
+    assert json.loads(str(row["extra_fields"])) == {"strategy_config": [{"password": REDACTED}]}
+    assert SECRET not in str(row["extra_fields"])
+
+
+@pytest.mark.parametrize("name", ["xrole", "func_vpc_id", "handler", "cpu", "long_time"])
+def test_an_object_served_for_a_scalar_column_keeps_no_secret(name: str) -> None:
+    row = function_row({**FUNCTION_ITEM, name: {"agency": "a", "nested": [{"token": SECRET}]}})
+    assert SECRET not in repr(row)
+    if name == "long_time":
+        assert row[name] is None
+    elif name == "cpu":
+        assert row[name] is None
+        assert row["value_error"] == (
+            'cpu {"agency":"a","nested":[{"token":"[redacted]"}]} is not an integer'
+        )
+    else:
+        assert row[name] == "{'agency': 'a', 'nested': [{'token': '[redacted]'}]}"
+
+
+@pytest.mark.parametrize("name", ["xrole", "handler", "code_size", "strategy_config"])
+def test_a_document_nested_100000_levels_deep_in_any_field_is_not_fatal(name: str) -> None:
+    deep: object = []
+    for _ in range(100_000):
+        deep = {"a": deep}
+    row = function_row({**FUNCTION_ITEM, name: deep})
+    assert_storable(row)
+    if name in {"xrole", "handler"}:
+        assert row[name] == "<nested too deeply to store>"
+
+
+def test_lone_surrogates_in_new_columns_are_escaped() -> None:
+    row = function_row({**FUNCTION_ITEM, "xrole": "agency\ud800", "type": "v\udc00"})
+    assert_storable(row)
+    assert (row["xrole"], row["type"]) == ("agency\\ud800", "v\\udc00")
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,9 @@ connector does not know yet), because the API is loosely specified and a reader 
 check every derived value against its source. Shaping never rejects data: values that cannot be
 read become NULL with a reason, except a missing `func_urn`, without which a row has no identity.
 
+A function's ids and handlers that the API serves as `""` for "none" (`xrole`, `func_vpc_id`,
+`log_group_id`, ...: `EMPTY_MEANS_NONE`) are stored as NULL, so "has none" is `is null`.
+
 The one exception to "keep what was served" is a tenant's secrets. A function's environment
 variables (`user_data`, `encrypted_user_data`) are where teams keep passwords and keys: only
 their names are kept. Any other field without a column whose name looks secret (`SECRET_FIELD`)
@@ -31,14 +34,30 @@ from pipelines.functiongraph.shaping.destinations import (
 from pipelines.functiongraph.shaping.timestamps import parse_api_timestamp
 from pipelines.functiongraph.shaping.urns import FunctionUrn, UrnError, parse_function_urn
 from pipelines.functiongraph.shaping.values import (
+    TOO_DEEP,
     as_text,
     canonical_json,
     load_json,
+    raw_text,
+    read_int,
     storable_row,
 )
 
 ENVIRONMENT_KEYS = ("user_data", "encrypted_user_data")
 """A function's environment variables as JSON text: only their names are ever kept."""
+EMPTY_MEANS_NONE = (
+    "code_url",
+    "xrole",
+    "app_xrole",
+    "func_vpc_id",
+    "initializer_handler",
+    "pre_stop_handler",
+    "log_group_id",
+    "log_stream_id",
+)
+"""Text fields the API serves as `""` when the function has none: stored as NULL, not `''`."""
+STRATEGY_KEYS = ("concurrency", "concurrent_num")
+"""The `strategy_config` fields with a column (`strategy_config_{key}`); any other stays extra."""
 
 SECRET_FIELD = re.compile(
     r"pass(word|wd|phrase)|pwd|secret|token|credential|private.?key|access.?key|api.?key"
@@ -99,13 +118,20 @@ def _timestamp(name: str, item: Mapping[str, object], naive_zone: tzinfo) -> dic
     return {name: parse_api_timestamp(raw, naive_zone), f"{name}_raw": as_text(raw)}
 
 
-def _extra_fields(item: Mapping[str, object], known: frozenset[str]) -> str | None:
+def _extra_fields(
+    item: Mapping[str, object],
+    known: frozenset[str],
+    kept: Mapping[str, object] | None = None,
+) -> str | None:
     """Served keys without a column, as JSON text, so new API fields are kept until modelled.
 
-    Values under a secret-looking name are replaced, at any depth.
+    `kept` adds what a derived column left of a key it reads (e.g. unknown sub-fields). Values
+    under a secret-looking name are replaced, at any depth.
     """
-    extra = {key: _redacted(key, value) for key, value in item.items() if key not in known}
-    return canonical_json(extra) if extra else None
+    extra = {key: value for key, value in item.items() if key not in known}
+    extra.update(kept or {})
+    redacted = {key: _redacted(key, value) for key, value in extra.items()}
+    return canonical_json(redacted) if redacted else None
 
 
 def _redacted(key: object, value: object, depth: int = 0) -> object:
@@ -118,6 +144,16 @@ def _redacted(key: object, value: object, depth: int = 0) -> object:
     if isinstance(value, list):
         return [_redacted(None, v, depth + 1) for v in value]
     return value
+
+
+def _scalar_input(value: object) -> object:
+    """A served value as a column expecting a scalar may read it: an object or array has its
+    secret-looking values redacted (the column stores its text, or quotes it in `value_error`)
+    and one nested too deeply to write out becomes a placeholder, as in `extra_fields`."""
+    if not isinstance(value, Mapping | list):
+        return value
+    redacted = _redacted(None, value)
+    return TOO_DEEP if canonical_json(redacted) == canonical_json(TOO_DEEP) else redacted
 
 
 def _environment_names(item: Mapping[str, object]) -> tuple[str | None, list[str]]:
@@ -138,6 +174,30 @@ def _environment_names(item: Mapping[str, object]) -> tuple[str | None, list[str
             continue
         names.update(str(name) for name in document)
     return (canonical_json(sorted(names)) if served and not problems else None), problems
+
+
+def _strategy_config(
+    item: Mapping[str, object],
+) -> tuple[dict[str, object], list[str], dict[str, object]]:
+    """The `strategy_config_*` columns, why a value could not be read, and what is left of it.
+
+    What is left (sub-fields without a column, or the whole value when it is not an object) is
+    kept in `extra_fields`, so a field the API adds to `strategy_config` is not lost.
+    """
+    raw = item.get("strategy_config")
+    values: dict[str, object] = {f"strategy_config_{key}": None for key in STRATEGY_KEYS}
+    if raw is None:
+        return values, [], {}
+    if not isinstance(raw, Mapping):
+        problem = f"strategy_config {raw_text(raw)} is not an object (kept in extra_fields)"
+        return values, [problem], {"strategy_config": raw}
+    problems = []
+    for key in STRATEGY_KEYS:
+        values[f"strategy_config_{key}"], problem = read_int(raw.get(key))
+        if problem:
+            problems.append(f"strategy_config.{key} {problem}")
+    rest = {key: value for key, value in raw.items() if key not in STRATEGY_KEYS}
+    return values, problems, ({"strategy_config": rest} if rest else {})
 
 
 def _value_error(problems: list[str]) -> str | None:
@@ -193,16 +253,20 @@ def shape_function(
     Raises ValueError when the item has no `func_urn` (it has no identity).
     """
     identity = _identity(item, "function")
-    values, problems = read_plain(item, FUNCTION_TABLE)
+    served = {key: _scalar_input(value) for key, value in item.items()}
+    values, problems = read_plain(served, FUNCTION_TABLE)
     environment_names, environment_problems = _environment_names(item)
+    strategy, strategy_problems, strategy_left = _strategy_config(served)
     values.update(
         func_urn=identity,
         region=region,
         project_id=project_id,
         **_timestamp("last_modified", item, naive_zone),
         environment_variable_names=environment_names,
-        extra_fields=_extra_fields(item, FUNCTION_ITEM_KEYS),
-        value_error=_value_error(problems + environment_problems),
+        **{name: as_text(served.get(name)) or None for name in EMPTY_MEANS_NONE},
+        **strategy,
+        extra_fields=_extra_fields(item, FUNCTION_ITEM_KEYS, strategy_left),
+        value_error=_value_error(problems + environment_problems + strategy_problems),
         duplicate_note=None,
         row_version=None,  # set when the row is sent: notes may still be added
     )
@@ -221,6 +285,15 @@ def _timestamp_columns(name: str, subject: str) -> tuple[Column, ...]:
             name, "timestamp", f"{subject}; naive values read in the configured zone", reads=(name,)
         ),
         Column(f"{name}_raw", "text", f"{subject}, as served"),
+    )
+
+
+def _none_when_empty(name: str, description: str) -> Column:
+    """A text column read as served, but NULL where the API serves `""` (its "none")."""
+    if name not in EMPTY_MEANS_NONE:
+        raise ValueError(f"{name} is not in EMPTY_MEANS_NONE, so shape_function would not read it")
+    return Column(
+        name, "text", f"{description}; NULL when none ('' served) or not served", reads=(name,)
     )
 
 
@@ -286,6 +359,42 @@ FUNCTION_TABLE: tuple[Column, ...] = (
         "JSON array of the environment variable names; their values are never stored",
         reads=ENVIRONMENT_KEYS,
     ),
+    plain("resource_id", "text", "Resource id of the function (a UUID)"),
+    plain("domain_id", "text", "Account (domain) the function belongs to"),
+    plain("project_name", "text", "Name of the project as served, e.g. cn-north-4"),
+    plain("cpu", "bigint", "CPU in millicores (1000 = one core), in proportion to memory_size"),
+    plain("gpu_memory", "bigint", "GPU memory in MB; NULL when not served (only GPU functions)"),
+    plain("code_filename", "text", "File name of the code package"),
+    _none_when_empty("code_url", "OBS address of the code package when code_type is obs"),
+    plain("code_size", "bigint", "Code size in bytes"),
+    plain("digest", "text", "SHA-512 of the code (hex): it changes when the code changes"),
+    plain("image_name", "text", "Internal identifier of the function version's code image"),
+    _none_when_empty("xrole", "Agency the function uses to reach other services"),
+    _none_when_empty("app_xrole", "Agency of the function's app"),
+    _none_when_empty("func_vpc_id", "VPC the function is attached to"),
+    Column(
+        "strategy_config_concurrency",
+        "bigint",
+        "strategy_config.concurrency: maximum instances; 0 = function disabled, -1 = no limit",
+        reads=("strategy_config",),
+    ),
+    Column(
+        "strategy_config_concurrent_num",
+        "bigint",
+        "strategy_config.concurrent_num: maximum concurrent requests per instance",
+        reads=("strategy_config",),
+    ),
+    _none_when_empty("initializer_handler", "Initializer entry point"),
+    plain("initializer_timeout", "bigint", "Initializer timeout in seconds (0 when none)"),
+    _none_when_empty("pre_stop_handler", "Pre-stop entry point"),
+    plain("pre_stop_timeout", "bigint", "Pre-stop timeout in seconds (0 when none)"),
+    plain("long_time", "bool", "Timeouts beyond 900 s allowed; NULL when not served"),
+    _none_when_empty("log_group_id", "LTS log group the function logs to"),
+    _none_when_empty("log_stream_id", "LTS log stream the function logs to"),
+    plain("type", "text", "Function generation: v1 (original) or v2"),
+    plain("is_bridge_function", "bool", "Is a bridge function; NULL when not served"),
+    plain("enable_dynamic_memory", "bool", "Dynamic memory enabled; NULL when not served"),
+    plain("is_stateful_function", "bool", "Is a stateful function; NULL when not served"),
     *_TRAILER,
 )
 """The functions table, in `shape_function`'s order."""
@@ -294,5 +403,10 @@ CONFIG_COLUMNS = dlt_columns(CONFIG_TABLE)
 FUNCTION_COLUMNS = dlt_columns(FUNCTION_TABLE)
 CONFIG_ITEM_KEYS = known_keys(CONFIG_TABLE)
 """Keys of an async-invoke-config item that have columns; any other lands in `extra_fields`."""
-FUNCTION_ITEM_KEYS = known_keys(FUNCTION_TABLE)
-"""Keys of a ListFunctions item that have columns; any other lands in `extra_fields`."""
+METRIC_KEYS = frozenset({"fail_count"})
+"""ListFunctions keys that measure the function rather than configure it (`fail_count`: failed
+executions in the last day). They are not stored at all: a value that moves every day would write
+a new version of every function on every run, and bury real changes in the history."""
+FUNCTION_ITEM_KEYS = known_keys(FUNCTION_TABLE) | METRIC_KEYS
+"""Keys of a ListFunctions item that have columns (or are metrics, never stored); any other lands
+in `extra_fields`."""
