@@ -6,7 +6,8 @@ The face of the package, as in dlt's verified sources; the data path is in its f
 - `http/`: the API's paths (`api`), the client with its one retry loop, paging, rate limit,
   and `auth/` with one module per credential kind;
 - `shaping/`: pure functions from API items to table rows (no I/O);
-- `retirement`: the scope markers that let only complete listings retire rows;
+- `changes`: the warehouse's live fingerprints against what was fetched: only changes are sent;
+- `retirement`: the merge rules and `gone` markers that let only complete fetches retire rows;
 - `outcome`: what a run fetched and what failed, per scope;
 - `source`: the dlt source and its one resource, tying these together.
 """
