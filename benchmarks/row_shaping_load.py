@@ -34,7 +34,11 @@ def child_load(spec: dict[str, Any]) -> dict[str, Any]:
 
     from pipelines.functiongraph.changes import LiveRows
     from pipelines.functiongraph.config.settings import Scope
-    from pipelines.functiongraph.retirement import DISPOSITION, SCOPE_COLUMN, SCOPE_COLUMN_SCHEMA
+    from pipelines.functiongraph.retirement import (
+        CONFIGS_DISPOSITION,
+        SCOPE_COLUMN,
+        SCOPE_COLUMN_SCHEMA,
+    )
     from pipelines.functiongraph.shaping.records import CONFIG_COLUMNS, shape_config
     from pipelines.functiongraph.shaping.timestamps import parse_zone
 
@@ -84,7 +88,7 @@ def child_load(spec: dict[str, Any]) -> dict[str, Any]:
         resource = dlt.resource(items, name="function_inventory")
         resource.apply_hints(
             table_name=TABLE,
-            write_disposition=DISPOSITION,
+            write_disposition=CONFIGS_DISPOSITION,
             columns=columns,
             file_format="parquet",
             create_table_variant=True,

@@ -382,7 +382,7 @@ def demo_source(endpoint: str, stamp: datetime | None) -> DltSource:
     would still be stamped with the last replayed day.
     """
     from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
-    from pipelines.functiongraph.retirement import DISPOSITION
+    from pipelines.functiongraph.retirement import DISPOSITIONS
     from pipelines.functiongraph.source import INVENTORY_RESOURCE, TABLES, functiongraph
 
     source = functiongraph(
@@ -394,7 +394,7 @@ def demo_source(endpoint: str, stamp: datetime | None) -> DltSource:
     for table in TABLES:
         source.resources[INVENTORY_RESOURCE].apply_hints(
             table_name=table,
-            write_disposition={**DISPOSITION, "boundary_timestamp": stamp},
+            write_disposition={**DISPOSITIONS[table], "boundary_timestamp": stamp},
             create_table_variant=True,
         )
     return source

@@ -59,7 +59,7 @@ from pipelines.functiongraph.http.paging import (
 from pipelines.functiongraph.http.ratelimit import RateLimiter
 from pipelines.functiongraph.http.retries import RetryPolicy
 from pipelines.functiongraph.outcome import RunOutcome
-from pipelines.functiongraph.retirement import DISPOSITION, SCOPE_COLUMN, SCOPE_COLUMN_SCHEMA
+from pipelines.functiongraph.retirement import DISPOSITIONS, SCOPE_COLUMN, SCOPE_COLUMN_SCHEMA
 from pipelines.functiongraph.shaping.records import (
     CONFIG_COLUMNS,
     FUNCTION_COLUMNS,
@@ -208,11 +208,16 @@ class Identities:
 
     The API can serve an item twice (a config on two pages, a function on two ListFunctions
     pages while offsets shift, one config URN under two functions): the first one served, in
-    listing order, is kept, and the drop is noted on a row of the same run.
+    listing order, is kept, and the drop is noted on a row of the same run. One exception: a
+    copy served under a function it does not belong to (its `urn_error` says so) never pushes
+    out the copy served under its own function; both are then loaded, and the staging views
+    show the owner's (`is_current`) and flag the other (`duplicate_live_row`).
     """
 
     configs: dict[str, str] = field(default_factory=dict)
     """func_urn of a kept config → the function it was kept under."""
+    foreign: set[str] = field(default_factory=set)
+    """func_urns kept so far only under a function they do not belong to."""
     functions: set[str] = field(default_factory=set)
 
 
@@ -220,7 +225,8 @@ def unique_configs(rows: list[dict[str, Any]], kept: Identities) -> tuple[list, 
     """`rows` of one function without duplicates, and a note for each config served elsewhere.
 
     A config served twice by this function keeps its first copy, with a `duplicate_note`; one
-    already kept under another function is dropped, and the returned notes say so.
+    already kept under another function is dropped, and the returned notes say so, unless only a
+    foreign copy was kept (see `Identities`).
     """
     first: dict[str, dict[str, Any]] = {}
     copies: dict[str, int] = {}
@@ -228,16 +234,24 @@ def unique_configs(rows: list[dict[str, Any]], kept: Identities) -> tuple[list, 
     for row in rows:
         urn = row["func_urn"]
         owner = kept.configs.get(urn)
+        owned = row["urn_error"] is None
         if owner is not None and owner != row["function_urn"]:
-            elsewhere.append(f"config {urn} was also served here; kept under {owner}")
-        elif urn in first:
+            if not (owned and urn in kept.foreign):
+                elsewhere.append(f"config {urn} was also served here; kept under {owner}")
+                continue
+            row["duplicate_note"] = f"also served under {owner}, where it does not belong"
+        if urn in first:
             copies[urn] += 1
         else:
             first[urn], copies[urn] = row, 1
     for urn, row in first.items():
         kept.configs[urn] = row["function_urn"]
+        if row["urn_error"] is None:
+            kept.foreign.discard(urn)
+        else:
+            kept.foreign.add(urn)
         if copies[urn] > 1:
-            row["duplicate_note"] = f"served {copies[urn]} times by this function; first kept"
+            add_note(row, f"served {copies[urn]} times by this function; first kept")
     return list(first.values()), sorted(set(elsewhere))
 
 
@@ -413,7 +427,7 @@ def function_inventory(
     ):
         function_inventory.apply_hints(
             table_name=table,
-            write_disposition=DISPOSITION,
+            write_disposition=DISPOSITIONS[table],
             columns={**columns, SCOPE_COLUMN: SCOPE_COLUMN_SCHEMA},
             create_table_variant=True,
         )

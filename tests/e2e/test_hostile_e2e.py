@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipelines.runner import refresh_models
-from pipelines.sandbox import make_config_item
-from tests.support.estates import ALPHA, BETA, DELTA, GAMMA, PROJECT, REGION
+from pipelines.sandbox import SandboxServer, make_config_item
+from tests.support.estates import (
+    ALPHA,
+    BETA,
+    DELTA,
+    GAMMA,
+    OMEGA,
+    PROJECT,
+    PROJECT_B,
+    REGION,
+    REGION_B,
+    TOKEN,
+    two_project_estate,
+)
 from tests.support.loader import Loader
 
 SCOPE = f"{REGION}/{PROJECT}"
@@ -212,6 +225,57 @@ def test_one_config_urn_under_two_functions_is_one_live_row(loader: Loader) -> N
     )
     assert notes == [(BETA, f"config {ALPHA}:v1 was also served here; kept under {ALPHA}")]
     assert loader.run().changes[SCOPE]["updated"] == 0
+
+
+def test_a_copy_served_elsewhere_never_retires_the_row_kept(loader: Loader) -> None:
+    """A config live under two functions (an earlier listing kept it under the other one) and
+    served by both: the run drops the second copy and retires it there, but the row it kept,
+    unchanged and so not sent, must stay live."""
+    first_run(loader)
+    with loader.pipeline.sql_client() as client:
+        client.execute_sql(
+            "insert into functiongraph.async_invoke_configs select * replace ("
+            f"'{BETA}' as function_urn, 'copy-' || row_version as row_version, "
+            "'x' || _dlt_id as _dlt_id) "
+            f"from functiongraph.async_invoke_configs where func_urn = '{ALPHA}:v1'"
+        )
+    served = next(c for c in loader.server.estate.all_configs() if c["func_urn"] == f"{ALPHA}:v1")
+    beta = next(c for c in loader.server.estate.all_configs() if c["func_urn"] == f"{BETA}:latest")
+    loader.server.estate.set_configs(BETA, [beta, served], foreign_ok=True)
+    assert loader.run().ok
+    rows = loader.query(
+        "select function_urn from functiongraph.async_invoke_configs "
+        f"where func_urn = '{ALPHA}:v1' and _dlt_valid_to is null"
+    )
+    assert rows == [(ALPHA,)]  # the copy under BETA retired, the row kept under ALPHA untouched
+    assert live(loader).count(f"{ALPHA}:v1") == 1
+
+
+def test_a_foreign_copy_never_pushes_out_the_owners_row(tmp_path: Path) -> None:
+    """Project A's function also serves a config of project B's function (listed first, so seen
+    first): B's own copy is still loaded, shown as current, and never retired by A's."""
+    estate = two_project_estate()
+    omega = next(c for c in estate.all_configs() if c["func_urn"] == f"{OMEGA}:latest")
+    alphas = [c for c in estate.all_configs() if c["func_urn"].startswith(f"{ALPHA}:")]
+    estate.set_configs(ALPHA, [*alphas, omega], foreign_ok=True)
+    with SandboxServer(estate, tokens=(TOKEN,)) as server:
+        loader = Loader(tmp_path, server)
+        both = [
+            {"region": REGION, "project_id": PROJECT, "endpoint": server.url},
+            {"region": REGION_B, "project_id": PROJECT_B, "endpoint": server.url},
+        ]
+        for _ in range(2):  # the second run, comparing with what is live, keeps it so
+            assert loader.run(region=None, project_id=None, endpoint=None, projects=both).ok
+            rows = loader.query(
+                "select function_urn, region, urn_error is null "
+                "from functiongraph.async_invoke_configs "
+                f"where func_urn = '{OMEGA}:latest' and _dlt_valid_to is null order by region"
+            )
+            assert rows == [(OMEGA, REGION_B, True), (ALPHA, REGION, False)]
+        assert loader.query(
+            "select function_urn from reporting.current_async_invoke_configs "
+            f"where func_urn = '{OMEGA}:latest'"
+        ) == [(OMEGA,)]
 
 
 def test_shadowed_live_rows_are_hidden_and_reported(loader: Loader) -> None:

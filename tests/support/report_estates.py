@@ -151,7 +151,8 @@ def reporting_estate() -> Estate:
     for owner, items in configs.items():
         fields = {"memory_size": 99999999999999999999} if owner == IDLE else {}
         estate.add_function(P, function(owner, **fields), items)
-    # a config URN served under a second function too: noted on that function
+    # a config URN served under a second function too (listed first, where it does not belong):
+    # both copies are loaded, and the owner's is the current one
     estate.add_function(
         Q, function(REMOTE_Q), [config(REMOTE_Q, "latest", on_failure=smn(TOPIC_Q))]
     )
