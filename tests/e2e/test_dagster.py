@@ -235,3 +235,27 @@ def test_each_policy_rule_is_an_asset_check_on_the_configs(
     assert high.asset_key == orchestration.CONFIGS_KEY
     assert high.metadata["findings"].value == 2
     assert evaluations["min_event_age"].severity == dagster.AssetCheckSeverity.WARN
+
+
+def test_selecting_one_table_explains_that_both_load_together(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxServer(small_estate(), tokens=(SECRET,)) as server:
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
+        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", server.url)
+        assets = list(orchestration.build_defs().assets or [])
+        result = dagster.materialize(
+            assets,
+            selection=[orchestration.CONFIGS_KEY],
+            partition_key=KEY,
+            instance=dagster.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+        assert not server.requests_seen  # refused before anything was fetched
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    assert "select both, or run the job fgs_async_configs" in str(
+        failure.step_failure_data.error.message
+    )
+    assert not env.exists()
