@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines.policy.severity import most_serious_first
+
 
 def _rows(client: Any, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in client.execute_sql(sql)]
@@ -54,11 +56,8 @@ def render_report(client: Any, limit: int = 10) -> list[str]:
     lines += [f"  {issue:<22} {count:>5}" for issue, count in issues] or ["  none"]
     findings = _rows(
         client,
-        """
-        select severity, rule_id, count(*), min(first_seen) from reporting.policy_findings
-        group by severity, rule_id
-        order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, rule_id
-        """,
+        "select severity, rule_id, count(*), min(first_seen) from reporting.policy_findings "
+        f"group by severity, rule_id order by {most_serious_first()}, rule_id",
     )
     lines += ["", "Policy findings (reporting.policy_findings; `check` alerts on them):"]
     lines += [

@@ -239,7 +239,7 @@ def unique_configs(rows: list[dict[str, Any]], kept: Identities) -> tuple[list, 
             if not (owned and urn in kept.foreign):
                 elsewhere.append(f"config {urn} was also served here; kept under {owner}")
                 continue
-            row["duplicate_note"] = f"also served under {owner}, where it does not belong"
+            add_note(row, f"also served under {owner}, where it does not belong")
         if urn in first:
             copies[urn] += 1
         else:

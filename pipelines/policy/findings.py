@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.policy.rules import Rule
-from pipelines.policy.severity import SEVERITIES
+from pipelines.policy.severity import SEVERITIES, most_serious_first
 
 SHOWN_PER_RULE = 10
 
@@ -33,12 +33,9 @@ class Finding:
 def read_findings(client: Any) -> list[Finding]:
     """Every finding, most serious rule first, then the oldest breach first."""
     rows = client.execute_sql(
-        """
-        select rule_id, severity, title, func_urn, region, project_id, reason, first_seen
-        from reporting.policy_findings
-        order by case severity when 'high' then 0 when 'medium' then 1 else 2 end,
-            rule_id, first_seen, func_urn
-        """
+        "select rule_id, severity, title, func_urn, region, project_id, reason, first_seen "
+        f"from reporting.policy_findings order by {most_serious_first()}, rule_id, first_seen, "
+        "func_urn"
     )
     return [Finding(*row) for row in rows]
 

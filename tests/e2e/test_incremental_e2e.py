@@ -84,6 +84,20 @@ def test_rows_removed_by_hand_are_sent_again(loader: Loader) -> None:
     assert live_rows(loader) == before
 
 
+def test_a_wiped_warehouse_is_loaded_again_whole(any_loader: Loader) -> None:
+    """dlt's local state still knows the tables; the comparison reads the warehouse, which has
+    none, so everything is sent again."""
+    loader = any_loader
+    loader.run()
+    before = live_rows(loader)
+    with loader.pipeline.sql_client() as client:
+        for schema in ("reporting", "staging", "functiongraph"):
+            client.execute_sql(f"drop schema {schema} cascade")
+    summary = loader.run()
+    assert summary.ok and sent(loader) == {"functions": 4, "async_invoke_configs": 9}
+    assert live_rows(loader) == before
+
+
 def test_a_restored_warehouse_gets_the_changes_it_lacks(loader: Loader) -> None:
     loader.run()
     database = Path(loader.database)
