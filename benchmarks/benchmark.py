@@ -19,6 +19,8 @@ in the same run):
 5. a throttling gateway (row_gateway.py): the adaptive rate against a 40 requests/s limit.
 6. 1% changed (row_changed.py): a re-run after 1% of 120,000 configs changed: rows sent to dlt
    and wall vs extract time.
+7. scopes at once (row_concurrent.py): 8 scopes loaded by 8 runs at once against one after
+   another, into one PostgreSQL database and into one DuckDB file.
 
 Every "as is" row measures `pipelines/` unchanged; whole runs are driven step by step the way
 `runner.run()` does, each step timed from outside (timed_run.py). Row 4 adds one experiment,
@@ -39,6 +41,7 @@ import sys
 import harness
 import row_memory
 from row_changed import row_changed
+from row_concurrent import row_concurrent
 from row_fanout import row_fanout
 from row_gateway import row_gateway
 from row_rerun import row_rerun
@@ -52,6 +55,7 @@ ROWS: dict[int, harness.RowFunction] = {
     4: row_memory.row_memory,
     5: row_gateway,
     6: row_changed,
+    7: row_concurrent,
 }
 CHILDREN = {"run": child_run, "load": child_load}
 LEGEND = [harness.AS_IS_NOTE, *row_memory.NOTES]

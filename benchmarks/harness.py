@@ -64,10 +64,12 @@ class Sizes:
     memory_functions: tuple[int, int]
     gateway_functions: int
     changed_functions: int
+    concurrent_functions: int
+    """Per scope, in row 7's 8 scopes."""
 
 
-FULL = Sizes("full", 2000, 40000, 2000, (4000, 40000), 600, 40000)
-QUICK = Sizes("quick (small sizes, smoke run only)", 100, 1000, 100, (100, 1000), 100, 1000)
+FULL = Sizes("full", 2000, 40000, 2000, (4000, 40000), 600, 40000, 150)
+QUICK = Sizes("quick (small sizes, smoke run only)", 100, 1000, 100, (100, 1000), 100, 1000, 20)
 
 
 # -- estates and the sandbox process ---------------------------------------------------------
@@ -114,10 +116,24 @@ def build_estate(functions: int) -> Any:
     return estate
 
 
-def serve_sandbox(functions: int, token: str) -> None:
+def build_projects(projects: int, functions: int) -> Any:
+    """`projects` projects of `functions` functions each, with 3 configs per function."""
+    from pipelines.sandbox import generate_estate
+
+    ids = [f"{index + 1:032x}" for index in range(projects)]
+    return generate_estate(
+        projects=[(REGION, project_id) for project_id in ids],
+        functions_per_project=functions,
+        configs_per_function=(3, 3),
+    )
+
+
+def serve_sandbox(functions: int, token: str, projects: int = 1) -> None:
     """Body of the sandbox process: serve an estate on 127.0.0.1 until stdin closes.
 
-    Prints `READY url project_id functions configs`, then answers one line per command on
+    One project of `functions` (`build_estate`), or `projects` projects of `functions` each
+    (`build_projects`). Prints `READY url project_ids functions configs` (ids joined by commas;
+    counts over all projects), then answers one line per command on
     stdin: `latency SECONDS`, `throttle PER_SECOND`, `mutate N` (change N configs), `reset`
     (forget the requests seen), `count`
     (API requests seen,
@@ -143,12 +159,14 @@ def serve_sandbox(functions: int, token: str) -> None:
                 with self.count_lock:
                     self.in_flight -= 1
 
-    estate = build_estate(functions)
-    (project,) = estate.projects.values()
-    configs = sum(len(items) for items in project.configs.values())
+    estate = build_estate(functions) if projects == 1 else build_projects(projects, functions)
+    served = list(estate.projects.values())
+    configs = sum(len(items) for project in served for items in project.configs.values())
+    listed = sum(len(project.functions) for project in served)
+    ids = ",".join(project.project_id for project in served)
     server = CountingServer(estate, host="127.0.0.1", port=0, tokens=(token,))
     server.start()
-    print("READY", server.url, project.project_id, len(project.functions), configs, flush=True)
+    print("READY", server.url, ids, listed, configs, flush=True)
     try:
         for line in sys.stdin:
             command, *args = line.split()
@@ -188,7 +206,7 @@ def mutate(estate: Any, changes: int) -> int:
 
 SANDBOX_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "import harness; harness.serve_sandbox(int(sys.argv[2]), sys.argv[3])"
+    "import harness; harness.serve_sandbox(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))"
 )
 
 
@@ -208,10 +226,11 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 class Sandbox:
     """A sandbox server in its own process, driven through its stdin/stdout."""
 
-    def __init__(self, functions: int, workdir: Path) -> None:
-        self._log = (workdir / f"sandbox-{functions}.log").open("w")
+    def __init__(self, functions: int, workdir: Path, projects: int = 1) -> None:
+        self._log = (workdir / f"sandbox-{projects}x{functions}.log").open("w")
+        code = [sys.executable, "-c", SANDBOX_CODE, str(BENCH_DIR), str(functions), TOKEN]
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", SANDBOX_CODE, str(BENCH_DIR), str(functions), TOKEN],
+            [*code, str(projects)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -226,7 +245,8 @@ class Sandbox:
         if not words or words[0] != "READY":
             self.close()
             raise RuntimeError(f"the sandbox did not start; see {self._log.name}")
-        self.url, self.project_id = words[1], words[2]
+        self.url, self.project_ids = words[1], words[2].split(",")
+        self.project_id = self.project_ids[0]
         self.functions, self.configs = int(words[3]), int(words[4])
 
     def _read(self) -> str:

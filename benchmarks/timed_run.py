@@ -6,20 +6,25 @@ changes, and the rest. Nothing in `pipelines/` is patched to find out. Instead `
 the calls `pipelines.runner.run()` makes, in the same order and with the same arguments, and
 times each from outside:
 
-    with runner.turn(pipeline):                      # the DuckDB file's lock
-        runner.finish_interrupted_run(pipeline, source_scopes(source))
+    with locks.scopes_held(pipeline, scopes):        # the run's scopes, for the whole run
+        with locks.turn(pipeline):                   # the warehouse, briefly
+            runner.finish_interrupted_run(pipeline, scopes)
+            pipeline.run()                           # dlt's state sync, no data
         runner.use_parquet(source)
-        info = pipeline.run(source)                  # extract, normalize, load (dlt's trace)
-        runner.refresh_models(pipeline, started)     # "models"
-        runner.count_changes(pipeline, load_id, fetched)    # "count_changes"
+        pipeline.extract(source)                     # "extract" (reads the live rows in a turn)
+        pipeline.normalize()                         # "normalize"
+        with locks.turn(pipeline):                   # DuckDB: loads take turns
+            runner.load(pipeline)                    # "load"
+            runner.refresh_models(pipeline, started) # "models"
+            runner.count_changes(pipeline, load_id, fetched)    # "count_changes"
 
-(`runner._run` without `publish_to`, which the benchmark never sets.) If `runner.run()` gains a
+(`runner.run` without `publish_to`, which the benchmark never sets.) If `runner.run()` gains a
 step, it must be added here too, or the run measured stops being the run a scheduler makes.
 
-The extract, normalize and load times come from dlt's own trace of `pipeline.run`; the wall time
-covers everything from `make_pipeline` to the changes being counted. A thread samples the
-process's RSS every 20 ms, so the peak can be placed in one of those steps, and `VmHWM` is read
-when the run is over (before the benchmark's own row counts).
+Every step is timed from outside, with a stopwatch; the wall time covers everything from
+`make_pipeline` to the changes being counted. A thread samples the process's RSS every 20 ms, so
+the peak can be placed in one of those steps, and `VmHWM` is read when the run is over (before
+the benchmark's own row counts).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import Any
 from harness import REGION, TABLE, TOKEN
 
 BOTH = (TABLE, "functions")
+DLT_STEPS = ("extract", "normalize", "load")
 
 
 def vm_hwm_mb() -> float:
@@ -118,7 +124,7 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
     """One whole pipeline run against a sandbox, timed step by step (see the module docstring)."""
     import duckdb
 
-    from pipelines import runner
+    from pipelines import locks, runner
     from pipelines.functiongraph.config.credentials import FunctionGraphCredentials
     from pipelines.functiongraph.outcome import failures_of, scope_outcomes
     from pipelines.functiongraph.source import functiongraph, source_scopes
@@ -127,7 +133,6 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
     if Path(spec["database"]).exists():
         with duckdb.connect(spec["database"], read_only=True) as con:
             before = table_counts(lambda sql: con.execute(sql).fetchall(), None, BOTH)
-    timed = Stopwatch("models", "count_changes")
     sampler = RssSampler()
     baseline_mb = sampler.rss_mb()
     sampler.start()
@@ -144,45 +149,49 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
         credentials=FunctionGraphCredentials(auth_token=TOKEN),
         max_workers=spec["workers"],
     )  # everything else at its default: the adaptive request rate included
-    # the calls of runner._run, in its order (see the module docstring)
-    with runner.turn(pipeline):
-        runner_started = time.monotonic()
-        runner.finish_interrupted_run(pipeline, source_scopes(source))
+    # the calls of runner.run, in its order (see the module docstring)
+    timed = Stopwatch(*DLT_STEPS, "models", "count_changes")
+    scopes = source_scopes(source)
+    with locks.scopes_held(pipeline, scopes):
+        with locks.turn(pipeline):
+            runner_started = time.monotonic()
+            runner.finish_interrupted_run(pipeline, scopes)
+            pipeline.run()
         if runner.dialect(pipeline) == "duckdb":
             runner.use_parquet(source)
-        info = pipeline.run(source)
-        state = pipeline.state.get("sources", {}).get(source.name, {})
-        failures, outcomes = failures_of(state), scope_outcomes(state)
-        loaded = runner.has_tables(pipeline)
-        with timed("models"):
-            summary = (
-                runner.refresh_models(pipeline, runner_started)
-                if loaded
-                else runner.RunSummary(runner.database_path(pipeline), 0, 0)
-            )
-        load_id = info.loads_ids[-1] if info.loads_ids else None
-        fetched = {scope: outcome["configs"] for scope, outcome in outcomes.items()}
-        with timed("count_changes"):
-            runner.count_changes(pipeline, load_id if loaded else None, fetched)
+        with timed("extract"):
+            pipeline.extract(source)
+        with timed("normalize"):
+            normalized = pipeline.normalize()
+        with locks.turn(pipeline) if locks.loads_take_turns(pipeline) else contextlib.nullcontext():
+            with timed("load"):
+                info = runner.load(pipeline)
+            with locks.turn(pipeline):
+                state = pipeline.state.get("sources", {}).get(source.name, {})
+                failures, outcomes = failures_of(state), scope_outcomes(state)
+                loaded = runner.has_tables(pipeline)
+                with timed("models"):
+                    summary = (
+                        runner.refresh_models(pipeline, runner_started)
+                        if loaded
+                        else runner.RunSummary(runner.database_path(pipeline), 0, 0)
+                    )
+                load_id = info.loads_ids[-1] if info.loads_ids else None
+                fetched = {scope: outcome["configs"] for scope, outcome in outcomes.items()}
+                with timed("count_changes"):
+                    runner.count_changes(pipeline, load_id if loaded else None, fetched)
     wall = time.perf_counter() - started
     sampler.stop()
     run_hwm_mb = vm_hwm_mb()
-    traced = [step for step in pipeline.last_trace.steps if step.step != "run"]
-    normalized = pipeline.last_trace.last_normalize_info
     sent = normalized.row_counts if normalized else {}  # rows handed to dlt, markers included
-    steps = {step.step: (step.finished_at - step.started_at).total_seconds() for step in traced}
-    windows = timed.windows + [
-        (step.step, step.started_at.timestamp(), step.finished_at.timestamp())
-        for step in traced
-        if step.step in ("extract", "normalize", "load")
-    ]
+    windows = timed.windows
     peak_phase = next(
         (name for name, start, end in windows if start <= sampler.peak_at <= end), "other"
     )
     rss_at = {
-        f"{step.step} {edge}": sampler.at(getattr(step, f"{edge}ed_at").timestamp())
-        for step in traced
-        if step.step in ("extract", "normalize")
+        f"{name} {edge}": sampler.at(start if edge == "start" else end)
+        for name, start, end in windows
+        if name in ("extract", "normalize")
         for edge in ("start", "finish")
     }
     with pipeline.sql_client() as client:
@@ -193,8 +202,9 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
         )
     return {
         "wall": wall,
-        "steps": steps,
-        **timed.seconds,
+        "steps": {step: timed.seconds[step] for step in DLT_STEPS},
+        "models": timed.seconds["models"],
+        "count_changes": timed.seconds["count_changes"],
         "before": before,
         "after": after,
         "functions": summary.functions,

@@ -191,7 +191,7 @@ def check_source_keys() -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from pipelines.functiongraph.source import functiongraph
+    from pipelines.functiongraph.source import functiongraph, source_scopes
     from pipelines.policy.evaluations import generated_models
     from pipelines.policy.rules import rules_path
     from pipelines.publish import bucket_url
@@ -201,11 +201,16 @@ def command_run(args: argparse.Namespace) -> int:
     generated = generated_models(rules_path(args.rules))  # wrong rules: exit 2, nothing fetched
     warehouse = warehouse_kind(args.warehouse)
     publish_to = bucket_url() if warehouse == "filesystem" else None
-    pipeline = make_pipeline(warehouse=warehouse, database=args.database)
     # resolve dlt's destination settings (DESTINATION__POSTGRES__CREDENTIALS, ...) now, before
     # the source is created (which may already ask IAM for projects); nothing is connected
-    pipeline.destination_client()
-    summary = run(pipeline, functiongraph(), publish_to=publish_to, generated=generated)
+    make_pipeline(warehouse=warehouse, database=args.database).destination_client()
+    source = functiongraph()
+    # the run's own working folder (and PostgreSQL staging tables): runs of other scopes into
+    # the same warehouse may run at the same time
+    pipeline = make_pipeline(
+        warehouse=warehouse, database=args.database, scopes=source_scopes(source)
+    )
+    summary = run(pipeline, source, publish_to=publish_to, generated=generated)
     if args.summary_json and args.summary_json != "-":
         Path(args.summary_json).write_text(summary.to_json() + "\n", encoding="utf-8")
     if args.summary_json == "-":
@@ -260,10 +265,11 @@ def command_models(args: argparse.Namespace) -> int:
 
 
 def command_check(args: argparse.Namespace) -> int:
+    from pipelines.locks import turn
     from pipelines.policy.evaluations import evaluations_model
     from pipelines.policy.findings import failing, read_findings, render_json, render_text
     from pipelines.policy.rules import load_rules, rules_path
-    from pipelines.runner import make_pipeline, refresh_models, turn
+    from pipelines.runner import make_pipeline, refresh_models
 
     rules = load_rules(rules_path(args.rules))
     pipeline = make_pipeline(warehouse=args.warehouse, database=args.database)
@@ -279,10 +285,11 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
+    from pipelines.locks import turn
     from pipelines.policy.evaluations import generated_models
     from pipelines.policy.rules import rules_path
     from pipelines.report import render_report
-    from pipelines.runner import make_pipeline, refresh_models, turn
+    from pipelines.runner import make_pipeline, refresh_models
 
     generated = generated_models(rules_path(args.rules))
     pipeline = make_pipeline(warehouse=args.warehouse, database=args.database)

@@ -10,26 +10,33 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.sources import DltSource
 
 from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
 from pipelines.functiongraph.outcome import failures_of, scope_outcomes
 from pipelines.functiongraph.source import INVENTORY_RESOURCE, SOURCE_NAME, TABLES, source_scopes
+from pipelines.locks import (
+    duckdb_file,
+    loads_take_turns,
+    pipelines_folder_held,
+    scopes_held,
+    turn,
+)
 from pipelines.models import Model, apply_models, discover_models
 from pipelines.publish import publish
 from pipelines.warehouse import (
     duckdb_database,
-    exclusive,
-    lock_timeout,
     pipeline_name_for,
     postgres_identity,
+    staging_layout,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,6 +72,7 @@ def make_pipeline(
     warehouse: str | None = None,
     database: str | None = None,
     pipelines_dir: str | None = None,
+    scopes: Sequence[str] = (),
 ) -> dlt.Pipeline:
     """A pipeline into DuckDB (default) or PostgreSQL (see `warehouse_kind`).
 
@@ -72,7 +80,9 @@ def make_pipeline(
     overrides it) and `DESTINATION__POSTGRES__CREDENTIALS` (a connection string). The filesystem
     destination loads into DuckDB too, and `publish` copies the result (see pipelines.publish).
     Unless `pipeline_name` is given, the name (and so dlt's working folder) is derived from the
-    warehouse: see `pipelines.warehouse`.
+    warehouse and the `scopes` a run loads: see `pipelines.warehouse`. On PostgreSQL, a run of
+    `scopes` also merges through staging tables of its own, so runs of other scopes can load at
+    the same moment.
     """
     name = warehouse_kind(warehouse)
     if name == "filesystem":
@@ -87,31 +97,15 @@ def make_pipeline(
         target, identity = dlt.destinations.duckdb(credentials=path), f"duckdb:{path}"
     else:
         identity = postgres_identity(DATASET_NAME)
-    return dlt.pipeline(
-        pipeline_name=pipeline_name or pipeline_name_for(identity),
-        destination=target,
-        dataset_name=DATASET_NAME,
-        pipelines_dir=pipelines_dir,
-    )
-
-
-def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
-    """The DuckDB file a pipeline writes, or None for another destination or in memory."""
-    if dialect(pipeline) != "duckdb":
-        return None
-    path = pipeline.destination.config_params.get("credentials")
-    return path if isinstance(path, str) and Path(path).is_absolute() else None
-
-
-@contextlib.contextmanager
-def turn(pipeline: dlt.Pipeline) -> Iterator[None]:
-    """The pipeline's exclusive turn at its DuckDB file (a no-op elsewhere)."""
-    path = duckdb_file(pipeline)
-    if path is None:
-        yield
-        return
-    with exclusive(path, lock_timeout()):
-        yield
+        if scopes:
+            target = dlt.destinations.postgres(staging_dataset_name_layout=staging_layout(scopes))
+    with pipelines_folder_held(pipelines_dir or get_dlt_pipelines_dir()):
+        return dlt.pipeline(
+            pipeline_name=pipeline_name or pipeline_name_for(identity, scopes),
+            destination=target,
+            dataset_name=DATASET_NAME,
+            pipelines_dir=pipelines_dir,
+        )
 
 
 def dialect(pipeline: dlt.Pipeline) -> str:
@@ -221,24 +215,50 @@ def run(
     A package left behind by a crashed run is dealt with first (see `finish_interrupted_run`).
     Then the fresh snapshot is extracted and loaded. With `publish_to` (a bucket URL),
     the tables and reporting views are then published there as parquet.
+
+    Runs of other scopes may run at the same time (see `pipelines.locks`): this run holds its
+    scopes throughout, and the warehouse only while it reads or writes it. Fetching and
+    normalizing never wait for another run; on DuckDB, the load waits for the file.
     """
-    with turn(pipeline):
-        return _run(pipeline, source, publish_to, generated)
-
-
-def _run(
-    pipeline: dlt.Pipeline,
-    source: DltSource,
-    publish_to: str | None,
-    generated: list[Model] | None,
-) -> RunSummary:
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    finish_interrupted_run(pipeline, source_scopes(source))
-    if dialect(pipeline) == "duckdb":
-        use_parquet(source)
-    info = pipeline.run(source)
-    state = pipeline.state.get("sources", {}).get(source.name, {})
+    scopes = source_scopes(source)
+    with scopes_held(pipeline, scopes):
+        with turn(pipeline):
+            finish_interrupted_run(pipeline, scopes)
+            pipeline.run()  # no data: dlt syncs its state and schema with the warehouse
+        if dialect(pipeline) == "duckdb":
+            use_parquet(source)
+        pipeline.extract(source)  # reads what is live in its own turn (`changes.read_live`)
+        pipeline.normalize()
+        with turn(pipeline) if loads_take_turns(pipeline) else contextlib.nullcontext():
+            info = load(pipeline)
+            with turn(pipeline):
+                summary = _summarize(pipeline, started, generated, info.loads_ids)
+                summary.started_at = started_at
+                if publish_to:
+                    views = [view for view in summary.models if view.startswith("reporting.")]
+                    summary.published = publish(pipeline, views, publish_to)
+    return summary
+
+
+def load(pipeline: dlt.Pipeline) -> Any:
+    """dlt's load of the normalized package, its tables created first in the warehouse's turn.
+
+    dlt creates missing schemas and tables, and stores the schema, at the start of a load. Two
+    runs loading at once into a PostgreSQL database that lacks them would both try, and one
+    would fail: so that step happens in the turn, and the load itself finds nothing to create.
+    """
+    with turn(pipeline), pipeline.destination_client() as client:
+        client.initialize_storage()
+        client.update_stored_schema()
+    return pipeline.load()
+
+
+def _summarize(
+    pipeline: dlt.Pipeline, started: float, generated: list[Model] | None, load_ids: list[str]
+) -> RunSummary:
+    state = pipeline.state.get("sources", {}).get(SOURCE_NAME, {})
     failures, outcomes = failures_of(state), scope_outcomes(state)
     loaded = has_tables(pipeline)
     if loaded:
@@ -246,15 +266,11 @@ def _run(
     else:  # every scope failed before anything was ever loaded: report that, not missing tables
         summary = RunSummary(database_path(pipeline), 0, 0)
     summary.failures = failures
-    summary.started_at = started_at
     summary.working_dir = pipeline.working_dir
     summary.statuses = {scope: outcome["status"] for scope, outcome in outcomes.items()}
-    summary.load_id = info.loads_ids[-1] if info.loads_ids else None
+    summary.load_id = load_ids[-1] if load_ids else None
     fetched = {scope: outcome["configs"] for scope, outcome in outcomes.items()}
     summary.changes = count_changes(pipeline, summary.load_id if loaded else None, fetched)
-    if publish_to:
-        views = [view for view in summary.models if view.startswith("reporting.")]
-        summary.published = publish(pipeline, views, publish_to)
     return summary
 
 
@@ -349,7 +365,8 @@ def count_changes(
                 float(load_id),
             )
         for scope, kind, count in rows:
-            changes.setdefault(scope, dict.fromkeys(CHANGE_TYPES, 0))[kind] = count
+            if scope in changes:  # a concurrent load of other scopes may share the instant
+                changes[scope][kind] = count
     for scope, counts in changes.items():
         counts["unchanged"] = max(fetched.get(scope, 0) - counts["created"] - counts["updated"], 0)
     return changes
@@ -358,7 +375,7 @@ def count_changes(
 def refresh_models(
     pipeline: dlt.Pipeline, started: float | None = None, generated: list[Model] | None = None
 ) -> RunSummary:
-    """Apply the SQL models to what is loaded and count the live rows.
+    """Apply the SQL models to what is loaded and count the live rows, in the warehouse's turn.
 
     `generated`: the models written from the policy rules, by default from the rules in force.
     """
@@ -368,21 +385,22 @@ def refresh_models(
         raise FunctionGraphError(
             f"there is no database at {path}: run `python -m pipelines run` first"
         )
-    if not has_tables(pipeline):
-        raise FunctionGraphError(
-            f"nothing has been loaded into {database_path(pipeline)} yet: "
-            "run `python -m pipelines run` first"
-        )
-    with pipeline.sql_client() as client:
-        models, skipped = apply_models(
-            client, discover_models(generated=generated), dialect=dialect(pipeline)
-        )
-        ((functions,),) = client.execute_sql(
-            "select count(*) from staging.stg_functions where is_current"
-        )
-        ((configs,),) = client.execute_sql(
-            "select count(*) from reporting.current_async_invoke_configs"
-        )
+    with turn(pipeline):  # views replaced while another run loads would fail or block it
+        if not has_tables(pipeline):
+            raise FunctionGraphError(
+                f"nothing has been loaded into {database_path(pipeline)} yet: "
+                "run `python -m pipelines run` first"
+            )
+        with pipeline.sql_client() as client:
+            models, skipped = apply_models(
+                client, discover_models(generated=generated), dialect=dialect(pipeline)
+            )
+            ((functions,),) = client.execute_sql(
+                "select count(*) from staging.stg_functions where is_current"
+            )
+            ((configs,),) = client.execute_sql(
+                "select count(*) from reporting.current_async_invoke_configs"
+            )
     return RunSummary(
         database=database_path(pipeline),
         functions=functions,

@@ -4,26 +4,24 @@ dlt keys its working folder (state, schemas, pending load packages, trace) by pi
 alone, and resolves a relative DuckDB path against the folder of a pipeline's *first* run. With
 one fixed name, two deployments on one machine would share pending packages and write into each
 other's files. So every warehouse gets its own pipeline name, derived from what identifies it
-(the absolute DuckDB path; the PostgreSQL server, database and user), and relative paths are
-resolved against the folder the command starts in.
+(the absolute DuckDB path; the PostgreSQL server, database and user) and, for a run, from its
+scopes: runs of other scopes into one warehouse may run at once (see `pipelines.locks`), each in
+its own working folder. Relative paths are resolved against the folder the command starts in.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import logging
 import os
-import time
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
 
-from pipelines.functiongraph.errors import ConfigError, FunctionGraphError
+from pipelines.functiongraph.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +31,24 @@ DEFAULT_LOCK_TIMEOUT = 300.0
 _IN_MEMORY = (":memory:", "")
 
 
-def pipeline_name_for(identity: str) -> str:
-    """`fgs_async_configs_<12 hex digits>`: one dlt working folder per warehouse."""
-    return f"{PIPELINE_PREFIX}_{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+def pipeline_name_for(identity: str, scopes: Sequence[str] = ()) -> str:
+    """`fgs_async_configs_<12 hex digits>`: one dlt working folder per warehouse and set of
+    scopes, so that runs of other scopes into the same warehouse never share one."""
+    key = "\n".join([identity, *sorted(set(scopes))])
+    return f"{PIPELINE_PREFIX}_{_digest(key, 12)}"
+
+
+def staging_layout(scopes: Sequence[str]) -> str:
+    """dlt's `staging_dataset_name_layout` for a run of `scopes`: `<dataset>_staging_<digest>`.
+
+    A merge goes through staging tables that dlt truncates and fills for each load: runs of
+    other scopes loading into one PostgreSQL dataset at once must not share them.
+    """
+    return f"%s_staging_{_digest(chr(10).join(sorted(set(scopes))), 10)}"
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def duckdb_database(database: str | None, dataset: str) -> str:
@@ -90,7 +103,8 @@ def _configured(key: str) -> Any:
 
 
 def lock_timeout() -> float:
-    """dlt config `fgs.lock_timeout` (env `FGS__LOCK_TIMEOUT`): seconds to wait for the file."""
+    """dlt config `fgs.lock_timeout` (env `FGS__LOCK_TIMEOUT`): seconds a run waits for another
+    one (see `pipelines.locks`)."""
     raw = dlt.config.get("fgs.lock_timeout")
     if raw is None:
         return DEFAULT_LOCK_TIMEOUT
@@ -101,34 +115,3 @@ def lock_timeout() -> float:
     if not 0 <= seconds <= 86400:
         raise ConfigError(f"FGS__LOCK_TIMEOUT must be seconds from 0 to 86400, not {raw!r}")
     return seconds
-
-
-@contextlib.contextmanager
-def exclusive(database: str, timeout: float) -> Iterator[None]:
-    """Hold `<database>.lock` for a whole run: DuckDB has one writer, so runs take turns.
-
-    A second run waits up to `timeout` seconds, saying so once, then fails naming the file,
-    rather than failing inside dlt with a misleading "check your credentials" hint.
-    """
-    lock_path = Path(f"{database}.lock")
-    with open(lock_path, "a+b") as handle:
-        deadline = time.monotonic() + timeout
-        waiting = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise FunctionGraphError(
-                        f"another run is using {database} (waited {timeout:g}s; "
-                        "FGS__LOCK_TIMEOUT sets how long)"
-                    ) from None
-                if not waiting:
-                    logger.warning("another run is using %s: waiting up to %gs", database, timeout)
-                    waiting = True
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

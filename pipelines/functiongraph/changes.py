@@ -7,7 +7,8 @@ function's fetched rows are compared with them. Only new and changed rows go to 
 
 The fingerprints are read from the warehouse itself, never from local state, so a warehouse that
 was restored, wiped or edited by hand is compared as it is: whatever it lacks is sent again. They
-are read when extraction starts, after any package an interrupted run left behind was loaded.
+are read when extraction starts, after any package an interrupted run left behind was loaded,
+in the warehouse's turn (see `pipelines.locks`): never while another run writes the file.
 """
 
 from __future__ import annotations
@@ -109,13 +110,15 @@ def read_live(pipeline: dlt.Pipeline | None, scopes: list[Scope]) -> LiveRows:
     Nothing is live without a warehouse or before the first load. Tables loaded by a version of
     the connector without fingerprints get them first (see `_fingerprint_legacy_rows`).
     """
+    from pipelines.locks import LockTimeout, turn  # beside the runner, which imports this
+
     live = LiveRows()
     if pipeline is None or pipeline.destination is None or not scopes:
         return live
     keys = [scope.key for scope in scopes]
     where = f"_dlt_valid_to IS NULL AND region || '/' || project_id IN ({_marks(keys)})"
     try:
-        with pipeline.sql_client() as client:
+        with turn(pipeline), pipeline.sql_client() as client:
             present = _columns(client, pipeline.dataset_name)
             for table, columns in present.items():
                 if ROW_VERSION not in columns:
@@ -135,6 +138,8 @@ def read_live(pipeline: dlt.Pipeline | None, scopes: list[Scope]) -> LiveRows:
                 )
                 for row in _rows(client, sql, keys):
                     live.add_function(*row)
+    except LockTimeout:
+        raise
     except Exception as exc:
         raise FunctionGraphError(
             f"could not read what the warehouse holds ({type(exc).__name__}: {exc}); "

@@ -6,8 +6,11 @@ Assets (group `functiongraph`):
 
 - `functiongraph/functions` and `functiongraph/async_invoke_configs`: one multi-asset, partitioned
   per scope (partition key `region/project_id`). A partition run creates the source for that one
-  scope and runs it with `pipelines.runner.run`, exactly as `python -m pipelines run` does.
-  Selecting only one of the two fails at once, saying why (one load writes both).
+  scope and runs it with `pipelines.runner.run` in `make_pipeline(scopes=[key])`: the same dlt
+  pipeline (working folder, and staging dataset on PostgreSQL) as `python -m pipelines run`
+  configured with that one scope, so each continues what the other left (state, a crashed run's
+  pending packages). Selecting only one of the two fails at once, saying why (one load writes
+  both).
 - `fgs_sql_models`: the SQL models (`sql/staging`, `sql/reporting`), re-applied by
   `pipelines.runner.refresh_models` after the tables; materialized alone it does what
   `python -m pipelines models` does.
@@ -17,29 +20,36 @@ Asset checks (`fgs_policy_rules`): every policy rule in force (the packaged pack
 read from `reporting.policy_findings` after the models: it fails (severity ERROR for `high`
 rules, WARN for the others) when the partition's scope has findings of that rule.
 
-The partitions are the scopes configured when the definitions load, read through dlt's providers
+Partitions. When scopes are configured (read when the definitions load, through dlt's providers
 like the source reads them: `SOURCES__FUNCTIONGRAPH__PROJECTS`, or `SOURCES__FUNCTIONGRAPH__REGION`
-with `SOURCES__FUNCTIONGRAPH__PROJECT_ID` (or `[sources.functiongraph]` in `.dlt/config.toml`).
-Without them there are no partitions and the schedule skips, saying what to set; a configuration
-that cannot work fails the load of the definitions with a message naming the key. Credentials and
-every other setting are read by the source when a partition runs, never here.
+with `SOURCES__FUNCTIONGRAPH__PROJECT_ID`, or `[sources.functiongraph]` in `.dlt/config.toml`),
+they are the partitions; a configuration that cannot work fails the load of the definitions with
+a message naming the key. Otherwise the partitions are dynamic, `fgs_async_configs_scopes`, kept
+by the sensor of the same name (stopped until switched on, like the schedule; hourly): it creates
+the source exactly as `python -m pipelines run` does, which with AK/SK credentials discovers the
+projects through IAM, then adds the scopes discovered and deletes those no longer listed. Nothing
+is deleted unless discovery succeeded: a failed one (no AK/SK, an IAM error, IAM unreachable)
+skips with the connector's one-line reason. A dynamic partition's run rebuilds its scope from
+the key, with the endpoint the source would give it (`SOURCES__FUNCTIONGRAPH__ENDPOINT`, else the
+region's). The daily schedule requests one run per partition there is at that moment.
+Credentials and every other setting are read when a partition runs or the sensor discovers.
 
-Every partition uses the same dlt pipeline name (so the destination holds one pipeline state)
-but its own working folder, `<dlt data dir>/pipelines/fgs_dagster/<region>__<project_id>`: dlt keeps
-local state and pending load packages per working folder, and a crashed scope's packages are then
-loaded by that scope's next run. Partitions that write to the same dataset must still run one at
-a time (DuckDB allows one writer; dlt merges through one shared `functiongraph_staging` dataset on
-PostgreSQL too): every step that writes uses the Dagster pool `fgs_async_configs`, which the
-instance must limit to 1 (`dagster instance concurrency set fgs_async_configs 1`).
+Concurrency. No Dagster pool: partitions run in parallel, and the connector's own locks
+(`pipelines.locks`) serialize what must be. A run holds its scope (two runs of one scope never
+overlap) and takes the warehouse's turn only to sync, create tables, apply the models and, on
+DuckDB (one writer per file), to load: fetching and normalizing overlap, loads wait up to
+`FGS__LOCK_TIMEOUT`. The models asset and the checks replace and read views in that turn too, so
+they never meet a partition's load.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
-import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
+    AddDynamicPartitionsRequest,
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
@@ -50,12 +60,19 @@ from dagster import (
     AssetsDefinition,
     AssetSelection,
     AssetSpec,
+    DefaultSensorStatus,
     Definitions,
+    DeleteDynamicPartitionsRequest,
+    DynamicPartitionsDefinition,
     Failure,
     MaterializeResult,
+    PartitionsDefinition,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     StaticPartitionsDefinition,
     asset,
@@ -63,16 +80,18 @@ from dagster import (
     multi_asset,
     multi_asset_check,
     schedule,
+    sensor,
 )
 from dlt.common.configuration import get_fun_spec, resolve_configuration
 from dlt.common.configuration.inject import inject_section
 from dlt.common.configuration.specs import ConfigSectionContext
-from dlt.common.pipeline import get_dlt_pipelines_dir
 
 from pipelines.failures import one_line, root_cause
 from pipelines.functiongraph.config.scopes import configured_scopes
-from pipelines.functiongraph.config.settings import Scope, env_key
-from pipelines.functiongraph.source import functiongraph
+from pipelines.functiongraph.config.settings import Scope, env_key, make_scope, require_name
+from pipelines.functiongraph.errors import ConfigError
+from pipelines.functiongraph.source import functiongraph, source_scopes
+from pipelines.locks import turn
 from pipelines.policy.rules import Rule, load_rules, rules_path
 from pipelines.runner import (
     CHANGE_TYPES,
@@ -88,12 +107,14 @@ GROUP = "functiongraph"
 FUNCTIONS_KEY = AssetKey([DATASET_NAME, "functions"])
 CONFIGS_KEY = AssetKey([DATASET_NAME, "async_invoke_configs"])
 MODELS_KEY = AssetKey("fgs_sql_models")
-POOL = "fgs_async_configs"
 JOB_NAME = "fgs_async_configs"
 SCHEDULE_NAME = "fgs_async_configs_daily"
 DAILY_CRON = "0 2 * * *"  # 02:00 UTC every day
-WORKING_FOLDER = "fgs_dagster"
-"""Under dlt's pipelines folder: one working folder per scope, and one for the models."""
+SCOPES_NAME = "fgs_async_configs_scopes"
+"""The dynamic partitions of discovered scopes, and the sensor that keeps them."""
+DISCOVERY_INTERVAL = 3600
+"""Seconds between two discoveries of the sensor: projects come and go rarely, and each
+discovery is a signed request to IAM."""
 
 # The sections dlt resolves the source's arguments in (`sources.functiongraph.<key>` and the
 # longer and pipeline-prefixed forms), so the partitions follow exactly what the source reads.
@@ -105,25 +126,32 @@ ONE_LOAD = (
     f"{JOB_NAME}; nothing was loaded"
 )
 
-UNCONFIGURED = (
-    f"no FunctionGraph scopes configured: set {env_key('projects')} (a JSON list of "
-    f"{{region, project_id, endpoint?}}) or {env_key('region')} with {env_key('project_id')}, "
-    "then reload the definitions (scopes discovered through IAM cannot be partitions)"
+NOT_DISCOVERED = (
+    f"no FunctionGraph project is a partition yet: switch on the sensor {SCOPES_NAME} (with "
+    "AK/SK credentials it discovers the projects through IAM and adds them as partitions), or "
+    f"configure the scopes ({env_key('projects')}, or {env_key('region')} with "
+    f"{env_key('project_id')}) and reload the definitions"
 )
 
 
-def configured_partition_scopes() -> dict[str, Scope]:
-    """The configured scopes by partition key ("region/project_id"), in configuration order.
+def source_settings() -> Any:
+    """The source's arguments as dlt resolves them now (credentials may be missing).
 
     Resolved through the source's own configuration spec (the one dlt derives from the source
     function's arguments), so the partitions follow exactly what the source reads, with no
-    second declaration of its keys. Missing values (credentials, here) are allowed: only the
-    scope keys are used. Raises `ConfigError` naming the key when the scopes cannot work.
+    second declaration of its keys.
     """
     context = ConfigSectionContext(pipeline_name=PIPELINE_PREFIX, sections=SOURCE_SECTIONS)
     spec = get_fun_spec(functiongraph.__wrapped__)
     with inject_section(context):
-        settings: Any = resolve_configuration(spec(), sections=SOURCE_SECTIONS, accept_partial=True)
+        return resolve_configuration(spec(), sections=SOURCE_SECTIONS, accept_partial=True)
+
+
+def configured_partition_scopes() -> dict[str, Scope]:
+    """The configured scopes by partition key ("region/project_id"), in configuration order;
+    empty when the scopes are to be discovered. Raises `ConfigError` naming the key when the
+    scopes cannot work."""
+    settings = source_settings()
     scopes = configured_scopes(
         settings.region, settings.project_id, settings.endpoint, settings.projects
     )
@@ -135,26 +163,64 @@ def partition_key(scope: Scope) -> str:
     return f"{scope.region}/{scope.project_id}"
 
 
-def scope_working_folder(scope: Scope) -> str:
-    """dlt's `pipelines_dir` for one scope (regions and project ids are path-safe names)."""
-    return os.path.join(
-        get_dlt_pipelines_dir(), WORKING_FOLDER, f"{scope.region}__{scope.project_id}"
-    )
+def discovered_scope(key: str) -> Scope:
+    """The scope of a dynamic partition, as the source would make it when it discovers it: the
+    configured `endpoint` if any, else the region's own. Raises `Failure` with one line."""
+    region, _, project_id = key.partition("/")
+    reason: str | None = None
+    try:
+        require_name("region", region)
+        require_name("project_id", project_id)
+    except ConfigError:
+        reason = (
+            f"the partition key {key!r} is not region/project_id (letters, digits, '_', '.' "
+            "and '-' on each side of one '/'); nothing was loaded"
+        )
+    if reason is None:
+        try:
+            return make_scope(region, project_id, source_settings().endpoint)
+        except Exception as exc:  # a configured endpoint that cannot work, named by its key
+            reason = one_line(root_cause(exc))
+    raise Failure(description=reason, metadata={"scope": key})
 
 
-def models_working_folder() -> str:
-    return os.path.join(get_dlt_pipelines_dir(), WORKING_FOLDER, "_models")
+@dataclass
+class ScopePartitions:
+    """The partitions of the definitions, and the scope each key stands for."""
+
+    configured: Mapping[str, Scope]
+    """The configured scopes by key; empty when the partitions are discovered (dynamic)."""
+    definition: PartitionsDefinition = field(init=False)
+    """One object shared by the tables, the checks and the job."""
+
+    def __post_init__(self) -> None:
+        self.definition = (
+            StaticPartitionsDefinition(list(self.configured))
+            if self.configured
+            else DynamicPartitionsDefinition(name=SCOPES_NAME)
+        )
+
+    def scope(self, key: str) -> Scope:
+        """The scope a partition loads; raises `Failure` with one line when there is none."""
+        if not self.configured:
+            return discovered_scope(key)
+        scope = self.configured.get(key)
+        if scope is None:
+            configured = ", ".join(self.configured)
+            raise Failure(description=f"{key} is not a configured scope (configured: {configured})")
+        return scope
 
 
 def load_scope(scope: Scope) -> RunSummary:
     """Run the connector for one scope; any failure raises `dagster.Failure` with one line.
 
-    The source gets the scope as its only project; `region` and `project_id` are passed as None
-    so that a single-scope configuration in the environment does not collide with the list.
+    The pipeline is the one `python -m pipelines run` uses for this one scope. The source gets
+    the scope as its only project; `region`, `project_id` and `regions` are passed as None so
+    that a single-scope or discovery configuration in the environment does not collide with it.
     """
     reason: str | None = None
     try:
-        pipeline = make_pipeline(pipelines_dir=scope_working_folder(scope))
+        pipeline = make_pipeline(scopes=[partition_key(scope)])
         source = functiongraph(
             region=None,
             project_id=None,
@@ -186,16 +252,19 @@ def table_metadata(summary: RunSummary, scope: Scope) -> tuple[dict[str, Any], d
     """Metadata of `functions` and of `async_invoke_configs` after one scope's run.
 
     Change counts are this scope's; live counts are the whole database's, as the CLI reports.
+    The working folder is where `dlt pipeline ... info` looks, as after a CLI run.
     """
-    shared = {"scope": partition_key(scope), "database": summary.database}
+    shared = {
+        "scope": partition_key(scope),
+        "database": summary.database,
+        "working_dir": summary.working_dir,
+    }
     functions = {**shared, "live_functions": summary.functions}
     configs = {**shared, **change_counts(summary, scope), "live_configs": summary.configs}
     return functions, configs
 
 
-def build_table_assets(
-    scopes: Mapping[str, Scope], partitions: StaticPartitionsDefinition
-) -> AssetsDefinition:
+def build_table_assets(partitions: ScopePartitions) -> AssetsDefinition:
     specs = [
         AssetSpec(
             FUNCTIONS_KEY,
@@ -214,22 +283,16 @@ def build_table_assets(
     @multi_asset(
         name="functiongraph_tables",
         specs=specs,
-        partitions_def=partitions,
+        partitions_def=partitions.definition,
         # One load writes both tables. Selecting one alone is allowed so that the run can say
         # so in words (Dagster's own refusal names neither the reason nor the fix).
         can_subset=True,
-        pool=POOL,
     )
     def functiongraph_tables(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
         """Extract one scope from FunctionGraph and load it (scd2 history, scope-safe retiring)."""
         if set(context.selected_asset_keys) != {FUNCTIONS_KEY, CONFIGS_KEY}:
             raise Failure(description=ONE_LOAD)
-        key = context.partition_key
-        scope = scopes.get(key)
-        if scope is None:
-            configured = ", ".join(scopes) or "none"
-            raise Failure(description=f"{key} is not a configured scope (configured: {configured})")
-        warn_if_pool_unlimited(context, len(scopes))
+        scope = partitions.scope(context.partition_key)
         summary = load_scope(scope)
         functions, configs = table_metadata(summary, scope)
         yield MaterializeResult(asset_key=FUNCTIONS_KEY, metadata=functions)
@@ -243,13 +306,14 @@ def build_table_assets(
     deps=[FUNCTIONS_KEY, CONFIGS_KEY],
     group_name=GROUP,
     kinds={"sql"},
-    pool=POOL,
     description="The SQL models (staging and reporting views) over the loaded tables.",
 )
 def fgs_sql_models(context: AssetExecutionContext) -> MaterializeResult:
+    """What `python -m pipelines models` does: `refresh_models` replaces the views in the
+    warehouse's turn, so never while a partition loads into the same DuckDB file."""
     reason: str | None = None
     try:
-        summary = refresh_models(make_pipeline(pipelines_dir=models_working_folder()))
+        summary = refresh_models(make_pipeline())
     except Exception as exc:
         reason = one_line(root_cause(exc))
     if reason is not None:
@@ -268,7 +332,7 @@ def fgs_sql_models(context: AssetExecutionContext) -> MaterializeResult:
 
 
 def build_policy_checks(
-    rules: Sequence[Rule], scopes: Mapping[str, Scope], partitions: StaticPartitionsDefinition
+    rules: Sequence[Rule], partitions: ScopePartitions
 ) -> AssetChecksDefinition:
     """One asset check per rule on the configs asset, evaluated for the partition's scope."""
     specs = [
@@ -277,16 +341,14 @@ def build_policy_checks(
             asset=CONFIGS_KEY,
             description=f"{rule.severity}: {rule.title}",
             additional_deps=[MODELS_KEY],  # the findings are views the models apply
-            partitions_def=partitions,
+            partitions_def=partitions.definition,
         )
         for rule in rules
     ]
 
-    @multi_asset_check(name="fgs_policy_rules", specs=specs, pool=POOL)
+    @multi_asset_check(name="fgs_policy_rules", specs=specs)
     def fgs_policy_rules(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
-        scope = scopes.get(context.partition_key)
-        if scope is None:
-            raise Failure(description=f"{context.partition_key} is not a configured scope")
+        scope = partitions.scope(context.partition_key)
         reason: str | None = None
         try:
             found = scope_findings(scope)
@@ -317,10 +379,13 @@ def build_policy_checks(
 
 
 def scope_findings(scope: Scope) -> dict[str, list[tuple[str, datetime]]]:
-    """The findings of one scope by rule: (func_urn, first_seen), oldest first."""
-    pipeline = make_pipeline(pipelines_dir=models_working_folder())
+    """The findings of one scope by rule: (func_urn, first_seen), oldest first.
+
+    Read in the warehouse's turn: on DuckDB, a partition loading at that moment holds the file.
+    """
+    pipeline = make_pipeline()
     found: dict[str, list[tuple[str, datetime]]] = {}
-    with pipeline.sql_client() as client:
+    with turn(pipeline), pipeline.sql_client() as client:
         rows = client.execute_sql(
             "select rule_id, func_urn, first_seen from reporting.policy_findings "
             "where region = %s and project_id = %s order by first_seen, func_urn",
@@ -332,37 +397,67 @@ def scope_findings(scope: Scope) -> dict[str, list[tuple[str, datetime]]]:
     return found
 
 
-def warn_if_pool_unlimited(context: AssetExecutionContext, scopes: int) -> None:
-    """Concurrent partitions into one dataset would collide: say so when nothing prevents it."""
-    if scopes < 2:
-        return
-    try:
-        storage = context.instance.event_log_storage
-        if not storage.supports_global_concurrency_limits:
-            return
-        limits = {limit.name: limit.limit for limit in storage.get_pool_limits()}
-        limit = limits.get(POOL, storage.get_pool_config().default_pool_limit)
-    except Exception:  # a best-effort hint; never fail a load over it
-        return
-    if limit is None or limit > 1:
-        context.log.warning(
-            f"the Dagster pool {POOL!r} is not limited to 1 on this instance, so partitions may "
-            "load into the same dataset at once and fail (DuckDB) or mix their staging rows "
-            f"(PostgreSQL): run `dagster instance concurrency set {POOL} 1`"
+def discover_partition_keys() -> list[str]:
+    """The scope keys `python -m pipelines run` would fetch now: the source is created exactly
+    as the CLI creates it, and with no configured scopes its creation discovers them (IAM)."""
+    return source_scopes(functiongraph())
+
+
+def build_scopes_sensor() -> SensorDefinition:
+    @sensor(
+        name=SCOPES_NAME,
+        minimum_interval_seconds=DISCOVERY_INTERVAL,
+        default_status=DefaultSensorStatus.STOPPED,
+        description=(
+            "Discovers the account's projects through IAM (AK/SK credentials) and keeps them as "
+            "the partitions: adds new ones, deletes those IAM no longer lists, and deletes "
+            "nothing when discovery fails."
+        ),
+    )
+    def discover(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+        reason: str | None = None
+        try:
+            discovered = discover_partition_keys()
+        except Exception as exc:  # nothing is proven gone: keep every partition
+            reason = one_line(root_cause(exc))
+        if reason is not None:
+            return SkipReason(f"discovery failed, no partition was deleted: {reason}")
+        known = context.instance.get_dynamic_partitions(SCOPES_NAME)
+        added = [key for key in discovered if key not in known]
+        gone = [key for key in known if key not in discovered]
+        if not added and not gone:
+            return SkipReason(f"{len(discovered)} project(s) discovered, all already partitions")
+        requests: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
+        if added:
+            requests.append(AddDynamicPartitionsRequest(SCOPES_NAME, added))
+        if gone:
+            requests.append(DeleteDynamicPartitionsRequest(SCOPES_NAME, gone))
+        # a tick without runs shows its skip reason: say what changed, not "empty result"
+        changed = (
+            f"partitions added: {', '.join(added) or 'none'}; deleted: {', '.join(gone) or 'none'}"
         )
+        return SensorResult(dynamic_partitions_requests=requests, skip_reason=changed)
+
+    return discover
 
 
-def build_schedule(keys: Sequence[str]) -> ScheduleDefinition:
+def build_schedule(partitions: ScopePartitions) -> ScheduleDefinition:
     @schedule(
         name=SCHEDULE_NAME,
         cron_schedule=DAILY_CRON,
         execution_timezone="UTC",
         job_name=JOB_NAME,
-        description="Every configured scope, one run each, once a day.",
+        description="Every scope (partition), one run each, once a day.",
     )
     def daily(context: ScheduleEvaluationContext) -> Any:
+        # the configured scopes, or those the sensor has added by now
+        keys = (
+            list(partitions.configured)
+            if partitions.configured
+            else context.instance.get_dynamic_partitions(SCOPES_NAME)
+        )
         if not keys:
-            return SkipReason(UNCONFIGURED)
+            return SkipReason(NOT_DISCOVERED)
         when = context.scheduled_execution_time or datetime.now(UTC)
         day = when.strftime("%Y-%m-%d")
         return [RunRequest(run_key=f"{key}@{day}", partition_key=key) for key in keys]
@@ -371,11 +466,11 @@ def build_schedule(keys: Sequence[str]) -> ScheduleDefinition:
 
 
 def build_defs() -> Definitions:
-    """The definitions for the scopes configured now (tests call this after setting the env)."""
-    scopes = configured_partition_scopes()
-    partitions = StaticPartitionsDefinition(list(scopes))
-    tables = build_table_assets(scopes, partitions)
-    checks = build_policy_checks(load_rules(rules_path()), scopes, partitions)
+    """The definitions for the scopes configured now (tests call this after setting the env):
+    static partitions for configured scopes, else dynamic ones kept by the discovery sensor."""
+    partitions = ScopePartitions(configured_partition_scopes())
+    tables = build_table_assets(partitions)
+    checks = build_policy_checks(load_rules(rules_path()), partitions)
     job = define_asset_job(
         JOB_NAME,
         selection=AssetSelection.assets(tables, fgs_sql_models) | AssetSelection.checks(checks),
@@ -385,7 +480,8 @@ def build_defs() -> Definitions:
         assets=[tables, fgs_sql_models],
         asset_checks=[checks],
         jobs=[job],
-        schedules=[build_schedule(list(scopes))],
+        schedules=[build_schedule(partitions)],
+        sensors=[] if partitions.configured else [build_scopes_sensor()],
     )
 
 

@@ -43,19 +43,24 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A new, empty database for one test, set as dlt's postgres credentials."""
+def new_postgres_database(server: str) -> str:
+    """A new, empty database on the test server; its URL as dlt wants it."""
     import psycopg2
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    connection = psycopg2.connect(postgres_server)
+    connection = psycopg2.connect(server)
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute(f"create database {name}")
     connection.close()
     # dlt wants a host and a password: the socket folder stays in `host=`, trust ignores both
-    url = postgres_server.replace(":@/postgres?", f":trust@localhost/{name}?")
+    return server.replace(":@/postgres?", f":trust@localhost/{name}?")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty database for one test, set as dlt's postgres credentials."""
+    url = new_postgres_database(postgres_server)
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
     return url
 

@@ -17,9 +17,9 @@ import pytest
 
 from pipelines.__main__ import EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, main
 from pipelines.sandbox import SandboxServer
-from pipelines.warehouse import exclusive
 from tests.support.estates import PROJECT, PROJECT_B, REGION, REGION_B, TOKEN, two_project_estate
 from tests.support.loader import Loader
+from tests.support.processes import LOCKS_FILE, OPENS_DUCKDB, held_elsewhere
 
 TOKEN_KEY = "SOURCES__FUNCTIONGRAPH__CREDENTIALS__AUTH_TOKEN"
 
@@ -100,7 +100,7 @@ def test_a_second_run_on_one_file_says_so(
     for key, value in cli_env(sandbox, tmp_path / "dlt", FGS__LOCK_TIMEOUT="0").items():
         monkeypatch.setenv(key, value)
     database = str(tmp_path / "busy.duckdb")
-    with exclusive(database, 0):
+    with held_elsewhere(LOCKS_FILE, f"{database}.lock"):  # another run's turn at the file
         assert main(["--quiet", "run", "--database", database]) == EXIT_FAILED
     err = capsys.readouterr().err
     assert (
@@ -116,23 +116,8 @@ def test_a_file_held_by_another_process_is_named_not_a_credentials_hint(
     for key, value in cli_env(sandbox, tmp_path / "dlt").items():
         monkeypatch.setenv(key, value)
     database = tmp_path / "held.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-            "sys.stdin.read()",
-            str(database),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+    with held_elsewhere(OPENS_DUCKDB, database):
         assert main(["--quiet", "run", "--database", str(database)]) == EXIT_FAILED
-    finally:
-        holder.communicate("", timeout=30)
     err = capsys.readouterr().err
     assert err.startswith("error: another process is using the DuckDB file")
     assert "credentials" not in err and err.count("\n") == 1
