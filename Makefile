@@ -39,7 +39,7 @@ lint: $(DEV)
 sandbox: $(BASE)
 	$(PY) -m pipelines sandbox
 
-benchmark: $(BASE)
+benchmark: $(DEV)  # row 7 loads into PostgreSQL too: the dev extra has the server in a wheel
 	$(PY) benchmarks/benchmark.py
 
 clean:

@@ -63,6 +63,12 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return database
 
 
+def one_project(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
+    monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", url)
+
+
 def two_projects(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     projects = [
         {"region": REGION, "project_id": PROJECT, "endpoint": url},
@@ -250,9 +256,7 @@ def test_a_partition_loads_its_scope_in_the_pipeline_of_the_cli(
     env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     with SandboxServer(small_estate(), tokens=(SECRET,), functions_page_cap=2) as server:
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", server.url)
+        one_project(monkeypatch, server.url)
         assets = list(orchestration.build_defs().assets or [])
         instance = dagster.DagsterInstance.ephemeral()
         first = dagster.materialize(assets, partition_key=KEY, instance=instance)
@@ -505,9 +509,7 @@ def test_the_models_and_the_checks_wait_for_the_warehouse_turn(
 ) -> None:
     """They replace and read views: never while another run (a DuckDB load, say) has the turn."""
     with SandboxServer(small_estate(), tokens=(SECRET,)) as server:
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", server.url)
+        one_project(monkeypatch, server.url)
         defs = orchestration.build_defs()
         job = defs.resolve_job_def(orchestration.JOB_NAME)
         assert job.execute_in_process(
@@ -553,9 +555,7 @@ def test_each_policy_rule_is_an_asset_check_on_the_configs(
     rules.write_text('[[rule]]\nid = "status_log_required"\nenabled = false\n', encoding="utf-8")
     monkeypatch.setenv("FGS__POLICY_RULES", str(rules))
     with SandboxServer(small_estate(), tokens=(SECRET,)) as server:
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", server.url)
+        one_project(monkeypatch, server.url)
         defs = orchestration.build_defs()
         job = defs.resolve_job_def(orchestration.JOB_NAME)
         result = job.execute_in_process(
@@ -579,9 +579,7 @@ def test_selecting_one_table_explains_that_both_load_together(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with SandboxServer(small_estate(), tokens=(SECRET,)) as server:
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__REGION", REGION)
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__PROJECT_ID", PROJECT)
-        monkeypatch.setenv("SOURCES__FUNCTIONGRAPH__ENDPOINT", server.url)
+        one_project(monkeypatch, server.url)
         assets = list(orchestration.build_defs().assets or [])
         result = dagster.materialize(
             assets,
