@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import dlt
 
@@ -70,7 +71,8 @@ def turn(pipeline: dlt.Pipeline) -> Iterator[None]:
             yield
     elif _is_postgres(pipeline):
         key = f"{_postgres_space(pipeline)}:turn"
-        with _held(key, _advisory(pipeline, key), "another run is using the PostgreSQL dataset"):
+        busy = "another run is using the PostgreSQL dataset"
+        with _held(key, _advisory(pipeline.sql_client, key), busy):
             yield
     else:
         yield
@@ -78,14 +80,22 @@ def turn(pipeline: dlt.Pipeline) -> Iterator[None]:
 
 @contextlib.contextmanager
 def scopes_held(pipeline: dlt.Pipeline, scopes: Sequence[str]) -> Iterator[None]:
-    """Every one of `scopes` for this run alone, taken in one order so runs never deadlock."""
+    """Every one of `scopes` for this run alone, taken in one order so runs never deadlock.
+
+    On PostgreSQL all of them are held on one connection of their own, whatever their number.
+    """
     with contextlib.ExitStack() as stack:
+        connection: Any = None
+        if _is_postgres(pipeline):
+            connection = stack.enter_context(pipeline.sql_client())
         for scope in sorted(set(scopes)):
-            stack.enter_context(_scope_held(pipeline, scope))
+            stack.enter_context(_scope_held(pipeline, scope, connection))
         yield
 
 
-def _scope_held(pipeline: dlt.Pipeline, scope: str) -> contextlib.AbstractContextManager[None]:
+def _scope_held(
+    pipeline: dlt.Pipeline, scope: str, connection: Any
+) -> contextlib.AbstractContextManager[None]:
     busy = f"another run of {scope} is under way"
     path = duckdb_file(pipeline)
     if path is not None:
@@ -93,9 +103,9 @@ def _scope_held(pipeline: dlt.Pipeline, scope: str) -> contextlib.AbstractContex
         digest = hashlib.sha256(scope.encode()).hexdigest()[:8]
         lock = Path(f"{path}.scopes") / f"{safe}-{digest}.lock"
         return _held(f"file:{lock}", _flock(lock), busy)
-    if _is_postgres(pipeline):
+    if connection is not None:
         key = f"{_postgres_space(pipeline)}:scope:{scope}"
-        return _held(key, _advisory(pipeline, key), busy)
+        return _held(key, _advisory(lambda: contextlib.nullcontext(connection), key), busy)
     return contextlib.nullcontext()
 
 
@@ -182,14 +192,16 @@ def _flock(path: Path) -> Acquire:
     return acquire
 
 
-def _advisory(pipeline: dlt.Pipeline, key: str) -> Acquire:
-    """A session advisory lock on a connection of its own: the server drops it with the
-    connection, so a run that dies never leaves it behind."""
+def _advisory(
+    connection: Callable[[], contextlib.AbstractContextManager[Any]], key: str
+) -> Acquire:
+    """A session advisory lock on a `connection` the lock's holder owns: the server drops it
+    with the connection, so a run that dies never leaves it behind."""
     number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
     @contextlib.contextmanager
     def acquire(deadline: float, busy: str) -> Iterator[None]:
-        with pipeline.sql_client() as client:
+        with connection() as client:
 
             def take() -> bool:
                 ((taken,),) = client.execute_sql("SELECT pg_try_advisory_lock(%s)", number)
