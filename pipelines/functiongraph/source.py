@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -75,6 +75,7 @@ logger = logging.getLogger(__name__)
 SOURCE_NAME = "functiongraph"
 INVENTORY_RESOURCE = "function_inventory"
 _SCOPES_ATTRIBUTE = "fgs_scope_keys"
+_ARROW_ATTRIBUTE = "fgs_arrow"
 TABLES = ("functions", "async_invoke_configs")
 
 
@@ -296,6 +297,17 @@ def function_inventory(
     variants of this resource: per-item hints would make dlt re-merge the schema for every item.
     """
 
+    arrow = {"on": False}  # set by `use_arrow` before extraction
+
+    def emit(rows: list[dict[str, Any]], table: str) -> Any:
+        """One item of `rows` for `table`: an Arrow table where it can be (see `use_arrow`),
+        else the dicts."""
+        if arrow["on"]:
+            from pipelines.functiongraph.shaping.arrow import as_item
+
+            return as_item(rows, table)
+        return dlt.mark.with_table_name(rows, table)
+
     def inventory_one(
         fetch: ScopeFetch, urn: str, item: dict[str, Any], outcome: RunOutcome
     ) -> Any:
@@ -380,14 +392,14 @@ def function_inventory(
                 for urn in again:
                     listed_again(urn, {**held, **functions}, subject)
                 if configs:
-                    yield dlt.mark.with_table_name(configs, "async_invoke_configs")
-                yield from changed_functions(scope, held, live)
+                    yield emit(configs, "async_invoke_configs")
+                yield from changed_functions(scope, held, live, emit)
                 held = functions
                 fetch.progress(len(fresh))
         except FunctionGraphError as exc:
             outcome.fail(scope.key, f"{exc}; no function in this project was retired")
             listing_failed = True
-        yield from changed_functions(scope, held, live)
+        yield from changed_functions(scope, held, live, emit)
         if listing_failed:
             return
         if not paginator.complete:
@@ -405,10 +417,10 @@ def function_inventory(
         logger.info("%s: %d functions listed", scope, paginator.items_seen)
         config_markers, function_markers = live.unlisted(scope)
         if config_markers:
-            yield dlt.mark.with_table_name(config_markers, "async_invoke_configs")
+            yield emit(config_markers, "async_invoke_configs")
         if function_markers:
             logger.info("%s: %d functions are no longer listed", scope, len(function_markers))
-            yield dlt.mark.with_table_name(function_markers, "functions")
+            yield emit(function_markers, "functions")
 
     @dlt.resource(name=INVENTORY_RESOURCE)
     def function_inventory() -> Iterator[Any]:
@@ -431,14 +443,26 @@ def function_inventory(
             columns={**columns, SCOPE_COLUMN: SCOPE_COLUMN_SCHEMA},
             create_table_variant=True,
         )
+    setattr(function_inventory, _ARROW_ATTRIBUTE, arrow)
     return function_inventory
 
 
-def changed_functions(scope: Scope, rows: dict[str, dict[str, Any]], live: LiveRows) -> Any:
+def use_arrow(source: DltSource) -> None:
+    """Hand dlt each page as an Arrow table instead of dicts: for a load through parquet files,
+    dlt then imports the file as written instead of normalizing every row in Python."""
+    getattr(source.resources[INVENTORY_RESOURCE], _ARROW_ATTRIBUTE)["on"] = True
+
+
+def changed_functions(
+    scope: Scope,
+    rows: dict[str, dict[str, Any]],
+    live: LiveRows,
+    emit: Callable[[list[dict[str, Any]], str], Any],
+) -> Any:
     """The rows among `rows` (one listing page's functions) that the warehouse lacks."""
     changed = live.function_changes(scope, rows.values())
     if changed:
-        yield dlt.mark.with_table_name(changed, "functions")
+        yield emit(changed, "functions")
 
 
 def fetch_configs(

@@ -13,6 +13,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # dlt installs it on CPython; the json module gives the same text
+    orjson = None  # type: ignore[assignment]
+
 _INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _RAW_LIMIT = 60
@@ -94,6 +99,12 @@ def canonical_json(value: object) -> str:
         return json.dumps(TOO_DEEP)
 
 
+_PLAIN = frozenset({str, int, bool, datetime})
+"""Exact types orjson writes as json.dumps does (floats, subclasses and other types differ)."""
+_ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME) if orjson else 0
+"""Sorted keys, and datetimes written by `_instant`, as json.dumps does in `row_version`."""
+
+
 def row_version(row: dict[str, Any], skip: str) -> str:
     """A 128-bit fingerprint of a row's content: the key-sorted JSON of its non-NULL values.
 
@@ -103,6 +114,13 @@ def row_version(row: dict[str, Any], skip: str) -> str:
     fingerprint it was shaped with. `skip` names the column that will hold the fingerprint.
     """
     content = {key: value for key, value in row.items() if value is not None and key != skip}
+    if orjson is not None and all(type(value) in _PLAIN for value in content.values()):
+        try:  # the same bytes as json.dumps below for these types, several times faster
+            data = orjson.dumps(content, default=_instant, option=_ORJSON_OPTIONS)
+        except TypeError:  # a lone surrogate or an integer beyond 64 bits: json writes those
+            pass
+        else:
+            return hashlib.blake2b(data, digest_size=16).hexdigest()
     text = json.dumps(
         content, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_instant
     )
