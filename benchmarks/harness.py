@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import importlib.abc
 import json
 import os
 import platform
@@ -339,8 +340,25 @@ def run_child(
     return result
 
 
+NOT_INSTALLED = "FGS_BENCHMARK_NOT_INSTALLED"
+"""A child environment key: comma-separated top-level packages the child cannot import, as if
+they were not installed (row 4 measures the base install, which has no pandas, from the dev
+virtual environment, which has it)."""
+
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
 def child_main(children: Mapping[str, Callable[[dict[str, Any]], dict]], mode: str, spec: str):
     """Body of a child process: run `children[mode]` and print its result for `run_child`."""
+    if os.environ.get(NOT_INSTALLED):
+        sys.meta_path.insert(0, _NotInstalled(set(os.environ[NOT_INSTALLED].split(","))))
     result = children[mode](json.loads(spec))
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -217,4 +218,5 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
         "peak_phase": peak_phase,
         "rss_at": rss_at,
         "duckdb_settings": {"memory_limit": str(memory_limit), "threads": int(threads)},
+        "pandas_imported": "pandas" in sys.modules,
     }
