@@ -23,7 +23,7 @@ import dlt
 from pipelines.functiongraph.config.settings import Scope
 from pipelines.functiongraph.errors import FunctionGraphError
 from pipelines.functiongraph.retirement import gone_config, gone_function
-from pipelines.functiongraph.shaping.records import CONFIG_TABLE, FUNCTION_TABLE, ROW_VERSION
+from pipelines.functiongraph.shaping.records import ROW_VERSION, TABLE_SPECS
 from pipelines.functiongraph.shaping.values import row_version
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ LEGACY_PREFIX = "legacy:"
 _BATCH = 10_000
 _INSERT_BATCH = 500
 _VERSIONS = "fgs_legacy_row_versions"
-TABLE_SPECS = {"async_invoke_configs": CONFIG_TABLE, "functions": FUNCTION_TABLE}
 
 
 def stamped(row: dict[str, Any]) -> str:

@@ -22,9 +22,8 @@ from dlt.common.normalizers.utils import generate_dlt_ids
 from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 
 from pipelines.functiongraph.retirement import SCOPE_COLUMN
-from pipelines.functiongraph.shaping.records import CONFIG_TABLE, FUNCTION_TABLE, ROW_VERSION
+from pipelines.functiongraph.shaping.records import ROW_VERSION, TABLE_SPECS
 
-TABLE_SPECS = {"async_invoke_configs": CONFIG_TABLE, "functions": FUNCTION_TABLE}
 VALIDITY = ("_dlt_valid_from", "_dlt_valid_to")
 """Set by the `scd2` merge; present (NULL) so the columns come in the order a dict load gives."""
 ARROW_TYPES = {

@@ -399,6 +399,8 @@ FUNCTION_TABLE: tuple[Column, ...] = (
 )
 """The functions table, in `shape_function`'s order."""
 
+TABLE_SPECS = {"async_invoke_configs": CONFIG_TABLE, "functions": FUNCTION_TABLE}
+"""Each table's declared columns, by table name."""
 CONFIG_COLUMNS = dlt_columns(CONFIG_TABLE)
 FUNCTION_COLUMNS = dlt_columns(FUNCTION_TABLE)
 CONFIG_ITEM_KEYS = known_keys(CONFIG_TABLE)
