@@ -30,8 +30,14 @@ from harness import NOT_INSTALLED, Report, Sandbox, Sizes, judged, log, measured
 AS_IS = "as_is"
 LIMITED = "duckdb_limits"
 WITH_PANDAS = "with_pandas"
-DUCKDB_LIMITS = {"memory_limit": "100MB", "threads": 1}
-"""DuckDB settings of experiment C."""
+DUCKDB_LIMITS = {
+    "memory_limit": "100MB",
+    "threads": 1,
+    "allocator_flush_threshold": "0MB",
+    "allocator_bulk_deallocation_flush_threshold": "0MB",
+}
+"""DuckDB settings of experiment C: the README's advice for a small runner (bounded buffer pool,
+one thread, freed memory handed back to the OS after every task)."""
 LIMITS_ENV = {"DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG": json.dumps(DUCKDB_LIMITS)}
 BASE_INSTALL = {NOT_INSTALLED: "pandas,numpy"}
 """What `pip install fgs-async-configs` lacks and the benchmark's dev environment has."""

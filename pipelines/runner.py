@@ -254,10 +254,17 @@ def load(pipeline: dlt.Pipeline) -> Any:
     dlt creates missing schemas and tables, and stores the schema, at the start of a load. Two
     runs loading at once into a PostgreSQL database that lacks them would both try, and one
     would fail: so that step happens in the turn, and the load itself finds nothing to create.
+
+    Into DuckDB the load's jobs run one at a time. DuckDB has one writer, so jobs in parallel
+    (dlt's default) gain little, while each holds its uncommitted rows in memory at the same
+    time: a first load of 120k configs peaked well above one job at a time, and parallel jobs
+    were what made loads under a DuckDB `memory_limit` fail (README, Benchmark, row 4).
     """
     with turn(pipeline), pipeline.destination_client() as client:
         client.initialize_storage()
         client.update_stored_schema()
+    if dialect(pipeline) == "duckdb":
+        return pipeline.load(workers=1)
     return pipeline.load()
 
 

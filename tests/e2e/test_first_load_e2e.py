@@ -1,7 +1,11 @@
-"""On DuckDB every page reaches dlt as an Arrow table (`shaping.arrow`), which dlt loads without
-normalizing it row by row. The tables must hold exactly what dlt's own normalizing of the same
-rows as dicts gives: the same columns, types and values, over a first load and a day of changes,
-with the generator's hostile mess and values beyond what a column can hold."""
+"""A first load's fast path on DuckDB.
+
+Every page reaches dlt as an Arrow table (`shaping.arrow`), which dlt loads without normalizing
+it row by row. The tables must hold exactly what dlt's own normalizing of the same rows as dicts
+gives: the same columns, types and values, over a first load and a day of changes, with the
+generator's hostile mess and values beyond what a column can hold. And the load's jobs run one at
+a time (DuckDB has one writer; in parallel they only hold their rows in memory together).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dlt
 import pytest
 
 from pipelines import runner
@@ -144,3 +149,19 @@ def test_every_declared_column_has_an_arrow_type(table: str) -> None:
     assert schema is not None
     declared = {column.name for column in arrow.TABLE_SPECS[table]}
     assert declared < set(schema.names)
+
+
+def test_duckdb_loads_one_job_at_a_time(
+    any_loader: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workers: list[object] = []
+    load = dlt.Pipeline.load
+
+    def counted(self: dlt.Pipeline, *args: Any, **kwargs: Any) -> Any:
+        workers.append(kwargs.get("workers", "dlt's default"))
+        return load(self, *args, **kwargs)
+
+    monkeypatch.setattr(dlt.Pipeline, "load", counted)
+    assert any_loader.run().ok
+    expected = 1 if any_loader.database else "dlt's default"
+    assert workers[-1] == expected  # the run's own load (dlt's state sync loads nothing)
