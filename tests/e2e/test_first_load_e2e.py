@@ -126,8 +126,7 @@ def test_a_page_with_an_undeclared_key_goes_as_dicts_and_loses_nothing() -> None
     assert arrow.as_arrow([{"func_urn": "urn:x", "row_version": "v"}], "functions") is None, (
         "outside an extraction there is no load id to give the rows"
     )
-    (item,) = [arrow.as_item([row], "functions")]
-    assert item.data == [row]
+    assert arrow.as_item([row], "functions").data == [row]
 
 
 def test_a_value_of_another_type_than_its_column_goes_as_dicts(
