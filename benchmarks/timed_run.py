@@ -10,8 +10,7 @@ times each from outside:
         with locks.turn(pipeline):                   # the warehouse, briefly
             runner.finish_interrupted_run(pipeline, scopes)
             pipeline.run()                           # dlt's state sync, no data
-        runner.use_parquet(source)
-        pipeline.extract(source)                     # "extract" (reads the live rows in a turn)
+        runner.extract(pipeline, source)             # "extract" (reads the live rows in a turn)
         pipeline.normalize()                         # "normalize"
         with locks.turn(pipeline):                   # DuckDB: loads take turns
             runner.load(pipeline)                    # "load"
@@ -158,10 +157,8 @@ def child_run(spec: dict[str, Any]) -> dict[str, Any]:
             runner_started = time.monotonic()
             runner.finish_interrupted_run(pipeline, scopes)
             pipeline.run()
-        if runner.dialect(pipeline) == "duckdb":
-            runner.use_parquet(source)
         with timed("extract"):
-            pipeline.extract(source)
+            runner.extract(pipeline, source)
         with timed("normalize"):
             normalized = pipeline.normalize()
         with locks.turn(pipeline) if locks.loads_take_turns(pipeline) else contextlib.nullcontext():

@@ -233,9 +233,7 @@ def run(
         with turn(pipeline):
             finish_interrupted_run(pipeline, scopes)
             pipeline.run()  # no data: dlt syncs its state and schema with the warehouse
-        if dialect(pipeline) == "duckdb":
-            use_parquet(source)
-        pipeline.extract(source)  # reads what is live in its own turn (`changes.read_live`)
+        extract(pipeline, source)  # reads what is live in its own turn (`changes.read_live`)
         pipeline.normalize()
         with turn(pipeline) if loads_take_turns(pipeline) else contextlib.nullcontext():
             info = load(pipeline)
@@ -246,6 +244,19 @@ def run(
                     views = [view for view in summary.models if view.startswith("reporting.")]
                     summary.published = publish(pipeline, views, publish_to)
     return summary
+
+
+def extract(pipeline: dlt.Pipeline, source: DltSource) -> None:
+    """dlt's extract of `source`; into DuckDB through parquet files made from Arrow pages (see
+    `use_parquet`), after which the memory Arrow's allocator kept is handed back."""
+    on_duckdb = dialect(pipeline) == "duckdb"
+    if on_duckdb:
+        use_parquet(source)
+    pipeline.extract(source)
+    if on_duckdb:
+        from pipelines.functiongraph.shaping.arrow import release_unused_memory
+
+        release_unused_memory()
 
 
 def load(pipeline: dlt.Pipeline) -> Any:

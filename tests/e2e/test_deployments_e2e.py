@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from pipelines.__main__ import EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, main
+from pipelines.runner import extract
 from pipelines.sandbox import SandboxServer
 from tests.support.estates import PROJECT, PROJECT_B, REGION, REGION_B, TOKEN, two_project_estate
 from tests.support.loader import Loader
@@ -81,7 +82,7 @@ def test_a_leftover_package_for_other_scopes_is_discarded(
 ) -> None:
     loader = Loader(tmp_path, sandbox)
     # an interrupted run of another configuration (project B) left its package behind
-    loader.pipeline.extract(loader.source(region=REGION_B, project_id=PROJECT_B))
+    extract(loader.pipeline, loader.source(region=REGION_B, project_id=PROJECT_B))
     assert loader.pipeline.has_pending_data
     with caplog.at_level(logging.WARNING):
         summary = loader.run()

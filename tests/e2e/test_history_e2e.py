@@ -227,10 +227,10 @@ CRASH_AFTER_NORMALIZE = textwrap.dedent(
     """
     import os
     from pipelines.functiongraph.source import functiongraph
-    from pipelines.runner import make_pipeline
+    from pipelines.runner import extract, make_pipeline
 
     pipeline = make_pipeline()
-    pipeline.extract(functiongraph(), loader_file_format="parquet")
+    extract(pipeline, functiongraph())  # as a run extracts: Arrow pages, parquet files
     pipeline.normalize()
     os._exit(9)  # the machine dies before the load step
     """
@@ -242,13 +242,13 @@ CRASH_DURING_LOAD = textwrap.dedent(
     import os
     from dlt.destinations.sql_jobs import SqlMergeFollowupJob
     from pipelines.functiongraph.source import functiongraph
-    from pipelines.runner import make_pipeline
+    from pipelines.runner import make_pipeline, run
 
     def die(*args, **kwargs):
         os._exit(9)  # the staging tables are loaded; the history merge never runs
 
     SqlMergeFollowupJob.gen_scd2_sql = classmethod(die)
-    make_pipeline().run(functiongraph(), loader_file_format="parquet")
+    run(make_pipeline(), functiongraph())
     """
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipelines.runner import run
+from pipelines.runner import extract, run
 from tests.support.estates import ALPHA, BETA, DELTA, PROJECT, REGION
 from tests.support.loader import Loader
 
@@ -141,7 +141,7 @@ def test_the_state_read_happens_after_an_interrupted_load_is_finished(loader: Lo
     """A package left behind is loaded first; the comparison then sees its rows."""
     loader.run()
     retry_more(loader, f"{ALPHA}:latest")
-    loader.pipeline.extract(loader.source(), loader_file_format="parquet")  # crash after extract
+    extract(loader.pipeline, loader.source())  # a run that crashed after extracting
     retry_more(loader, f"{ALPHA}:latest", retries=3)  # and back, before the next run
     summary = run(loader.pipeline, loader.source())
     assert summary.ok
