@@ -35,7 +35,7 @@ from typing import Any
 import dlt
 
 from pipelines.functiongraph.errors import FunctionGraphError
-from pipelines.warehouse import lock_timeout
+from pipelines.warehouse import dialect, lock_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class LockTimeout(FunctionGraphError):
 
 def duckdb_file(pipeline: dlt.Pipeline) -> str | None:
     """The DuckDB file a pipeline writes, or None for another warehouse or in memory."""
-    if str(pipeline.destination.destination_name) != "duckdb":
+    if dialect(pipeline) != "duckdb":
         return None
     path = pipeline.destination.config_params.get("credentials")
     return path if isinstance(path, str) and Path(path).is_absolute() else None
@@ -69,7 +69,7 @@ def turn(pipeline: dlt.Pipeline) -> Iterator[None]:
     if path is not None:
         with _held(f"file:{path}", _flock(Path(f"{path}.lock")), f"another run is using {path}"):
             yield
-    elif _is_postgres(pipeline):
+    elif dialect(pipeline) == "postgres":
         key = f"{_postgres_space(pipeline)}:turn"
         busy = "another run is using the PostgreSQL dataset"
         with _held(key, _advisory(pipeline.sql_client, key), busy):
@@ -86,7 +86,7 @@ def scopes_held(pipeline: dlt.Pipeline, scopes: Sequence[str]) -> Iterator[None]
     """
     with contextlib.ExitStack() as stack:
         connection: Any = None
-        if _is_postgres(pipeline):
+        if dialect(pipeline) == "postgres":
             connection = stack.enter_context(pipeline.sql_client())
         for scope in sorted(set(scopes)):
             stack.enter_context(_scope_held(pipeline, scope, connection))
@@ -215,10 +215,6 @@ def _advisory(
                     client.execute_sql("SELECT pg_advisory_unlock(%s)", number)
 
     return acquire
-
-
-def _is_postgres(pipeline: dlt.Pipeline) -> bool:
-    return str(pipeline.destination.destination_name) == "postgres"
 
 
 def _postgres_space(pipeline: dlt.Pipeline) -> str:

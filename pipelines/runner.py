@@ -39,6 +39,7 @@ from pipelines.locks import (
 from pipelines.models import Model, apply_models, discover_models
 from pipelines.publish import publish
 from pipelines.warehouse import (
+    dialect,
     duckdb_database,
     pipeline_name_for,
     postgres_identity,
@@ -112,10 +113,6 @@ def make_pipeline(
             dataset_name=DATASET_NAME,
             pipelines_dir=pipelines_dir,
         )
-
-
-def dialect(pipeline: dlt.Pipeline) -> str:
-    return str(pipeline.destination.destination_name)
 
 
 CHANGE_TYPES = ("created", "updated", "deleted", "unchanged")

@@ -31,6 +31,11 @@ DEFAULT_LOCK_TIMEOUT = 300.0
 _IN_MEMORY = (":memory:", "")
 
 
+def dialect(pipeline: dlt.Pipeline) -> str:
+    """The warehouse a pipeline loads into, by dlt's name for it (`duckdb`, `postgres`)."""
+    return str(pipeline.destination.destination_name)
+
+
 def pipeline_name_for(identity: str, scopes: Sequence[str] = ()) -> str:
     """`fgs_async_configs_<12 hex digits>`: one dlt working folder per warehouse and set of
     scopes, so that runs of other scopes into the same warehouse never share one."""
@@ -44,7 +49,8 @@ def staging_layout(scopes: Sequence[str]) -> str:
     A merge goes through staging tables that dlt truncates and fills for each load: runs of
     other scopes loading into one PostgreSQL dataset at once must not share them.
     """
-    return f"%s_staging_{_digest(chr(10).join(sorted(set(scopes))), 10)}"
+    key = "\n".join(sorted(set(scopes)))
+    return f"%s_staging_{_digest(key, 10)}"
 
 
 def _digest(text: str, length: int) -> str:
