@@ -43,10 +43,10 @@ they never meet a partition's load.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from dagster import (
     AddDynamicPartitionsRequest,
@@ -103,6 +103,7 @@ from pipelines.runner import (
 )
 from pipelines.warehouse import PIPELINE_PREFIX
 
+T = TypeVar("T")
 GROUP = "functiongraph"
 FUNCTIONS_KEY = AssetKey([DATASET_NAME, "functions"])
 CONFIGS_KEY = AssetKey([DATASET_NAME, "async_invoke_configs"])
@@ -132,6 +133,19 @@ NOT_DISCOVERED = (
     f"configure the scopes ({env_key('projects')}, or {env_key('region')} with "
     f"{env_key('project_id')}) and reload the definitions"
 )
+
+
+def attempt(action: Callable[[], T]) -> tuple[T | None, str | None]:
+    """`action()` and None, or None and the one line that says why it failed.
+
+    The exception is caught here and only its line goes on, so that the `Failure` or skip
+    raised for it carries no chain of the original exceptions, whose messages and frames may
+    hold secrets (a connection string, a signed URL).
+    """
+    try:
+        return action(), None
+    except Exception as exc:
+        return None, one_line(root_cause(exc))
 
 
 def source_settings() -> Any:
@@ -176,11 +190,10 @@ def discovered_scope(key: str) -> Scope:
             f"the partition key {key!r} is not region/project_id (letters, digits, '_', '.' "
             "and '-' on each side of one '/'); nothing was loaded"
         )
-    if reason is None:
-        try:
-            return make_scope(region, project_id, source_settings().endpoint)
-        except Exception as exc:  # a configured endpoint that cannot work, named by its key
-            reason = one_line(root_cause(exc))
+    if reason is None:  # a configured endpoint that cannot work is named by its key
+        scope, reason = attempt(lambda: make_scope(region, project_id, source_settings().endpoint))
+        if scope is not None:
+            return scope
     raise Failure(description=reason, metadata={"scope": key})
 
 
@@ -218,8 +231,8 @@ def load_scope(scope: Scope) -> RunSummary:
     the scope as its only project; `region`, `project_id` and `regions` are passed as None so
     that a single-scope or discovery configuration in the environment does not collide with it.
     """
-    reason: str | None = None
-    try:
+
+    def load() -> RunSummary:
         pipeline = make_pipeline(scopes=[partition_key(scope)])
         source = functiongraph(
             region=None,
@@ -230,10 +243,10 @@ def load_scope(scope: Scope) -> RunSummary:
                 {"region": scope.region, "project_id": scope.project_id, "endpoint": scope.endpoint}
             ],
         )
-        summary = run(pipeline, source)
-    except Exception as exc:  # one line, as the CLI prints it; no traceback chain with secrets
-        reason = one_line(root_cause(exc))
-    if reason is not None:
+        return run(pipeline, source)
+
+    summary, reason = attempt(load)  # one line, as the CLI prints it
+    if summary is None:
         raise Failure(description=reason, metadata={"scope": partition_key(scope)})
     if summary.failures:
         raise Failure(
@@ -311,12 +324,8 @@ def build_table_assets(partitions: ScopePartitions) -> AssetsDefinition:
 def fgs_sql_models(context: AssetExecutionContext) -> MaterializeResult:
     """What `python -m pipelines models` does: `refresh_models` replaces the views in the
     warehouse's turn, so never while a partition loads into the same DuckDB file."""
-    reason: str | None = None
-    try:
-        summary = refresh_models(make_pipeline())
-    except Exception as exc:
-        reason = one_line(root_cause(exc))
-    if reason is not None:
+    summary, reason = attempt(lambda: refresh_models(make_pipeline()))
+    if summary is None:
         raise Failure(description=reason)
     context.log.info(f"applied {len(summary.models)} SQL models")
     return MaterializeResult(
@@ -349,12 +358,8 @@ def build_policy_checks(
     @multi_asset_check(name="fgs_policy_rules", specs=specs)
     def fgs_policy_rules(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
         scope = partitions.scope(context.partition_key)
-        reason: str | None = None
-        try:
-            found = scope_findings(scope)
-        except Exception as exc:
-            reason = one_line(root_cause(exc))
-        if reason is not None:
+        found, reason = attempt(lambda: scope_findings(scope))
+        if found is None:
             raise Failure(description=reason)
         for rule in rules:
             rows = found.get(rule.id, [])
@@ -415,12 +420,8 @@ def build_scopes_sensor() -> SensorDefinition:
         ),
     )
     def discover(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-        reason: str | None = None
-        try:
-            discovered = discover_partition_keys()
-        except Exception as exc:  # nothing is proven gone: keep every partition
-            reason = one_line(root_cause(exc))
-        if reason is not None:
+        discovered, reason = attempt(discover_partition_keys)
+        if discovered is None:  # nothing is proven gone: keep every partition
             return SkipReason(f"discovery failed, no partition was deleted: {reason}")
         known = context.instance.get_dynamic_partitions(SCOPES_NAME)
         added = [key for key in discovered if key not in known]
